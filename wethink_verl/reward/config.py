@@ -1,0 +1,116 @@
+"""The reward configuration: one nested mapping with WeThink's defaults.
+
+Every key can be set from verl (``+reward.reward_kwargs.<key>=…`` for the ``wethink`` manager,
+``+reward.custom_reward_function.reward_kwargs.<key>=…`` for ``compute_score``), from EasyR1
+(``worker.reward.reward_function_kwargs.<key>=…``) or from a YAML file (``--config``).
+Dotted keys are accepted: ``{"judge.enable": true}`` equals ``{"judge": {"enable": true}}``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+# WeThink's system prompt (exact; the two sentences joined by one newline).
+WETHINK_SYSTEM_PROMPT = (
+    "You FIRST think about the reasoning process as an internal monologue and then provide the final answer.\n"
+    "The reasoning process MUST BE enclosed within <think> </think> tags. "
+    "The final answer MUST BE enclosed within <answer> </answer> tags."
+)
+
+DEFAULTS: dict[str, Any] = {
+    # overall = accuracy_weight * accuracy + format_weight * format (WeThink: 0.7 / 0.3)
+    "accuracy_weight": 0.7,
+    "format_weight": 0.3,
+    # "wethink": <think>…</think><answer>…</answer>; "none": no format term; or "pkg.mod:fn"
+    "format_rule": "wethink",
+    "format": {"think_prefilled": "auto", "min_think_chars": 0},
+    # accuracy counts only when the format passes (off in WeThink: the terms add up)
+    "require_format_for_accuracy": False,
+    # read \boxed{} after the reasoning when there is no <answer> block
+    "boxed_fallback": True,
+    # the response is already the answer (no <answer> block, no format term)
+    "answer_only": False,
+    "routing": {
+        # the row's `reward` field: "category" means "let the category decide"
+        "reward": {
+            "rule": "category", "rule based": "category", "rule-based": "category", "rule_based": "category",
+            "model": "judge", "model based": "judge", "model-based": "judge", "model_based": "judge",
+            "llm": "judge", "judge": "judge", "llm judge": "judge", "reward model": "judge",
+        },
+        # the row's `category` field (matched case-insensitively, -, _ and spaces alike)
+        "category": {
+            "multiple choice": "choice", "multi choice": "choice", "mcq": "choice", "choice": "choice",
+            "single choice": "choice", "multiple select": "choice",
+            "fill in the blank": "auto", "fill in blank": "auto", "blank": "auto", "free form": "auto",
+            "short answer": "auto", "open": "auto",
+            "descriptive": "judge", "description": "judge", "open ended": "judge", "caption": "judge",
+            "math": "math", "numerical": "number", "numeric": "number", "counting": "number", "count": "number",
+            "ocr": "text", "text": "text", "yes no": "yesno", "yesno": "yesno", "true false": "yesno",
+            "judgment": "yesno", "grounding": "iou", "detection": "iou", "bbox": "iou",
+        },
+        # a value found in neither table: "auto" (decide by the ground truth's shape, counted and
+        # logged as unmapped), "error" (score 0 with an error), or a verifier name
+        "on_unmapped": "auto",
+        # neither field present
+        "default": "auto",
+    },
+    # default options per verifier, e.g. {"number": {"rel_tol": 0.01}, "iou": {"iou_threshold": null}}
+    "verifiers": {},
+    # swap an implementation: {"text": "mypkg.rewards:my_text"} or {"choice": "text"}
+    "aliases": {},
+    # the hard bound around expensive verifier work (math-verify and user verifiers)
+    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072},
+    "judge": {
+        "enable": False,
+        # when the judge is off or cannot answer: a verifier name, "zero" or "fixed"
+        "fallback": "text",
+        "fallback_score": 0.0,
+    },
+}  # fmt: skip
+
+
+def _set_dotted(target: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ValueError(f"config key {key!r} runs through a non-mapping value")
+    target[parts[-1]] = value
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf DictConfig/ListConfig (and other mappings) to plain dicts/lists."""
+    if hasattr(value, "items") and callable(value.items):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+        return [_plain(v) for v in value]
+    return value
+
+
+def deep_merge(base: dict, override: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in _plain(override).items():
+        if "." in key:
+            nested: dict = {}
+            _set_dotted(nested, key, value)
+            out = deep_merge(out, nested)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(*overrides: Mapping | None) -> dict:
+    """DEFAULTS merged with each override in turn (later wins)."""
+    cfg = copy.deepcopy(DEFAULTS)
+    for override in overrides:
+        if override:
+            cfg = deep_merge(cfg, override)
+    weights = (cfg["accuracy_weight"], cfg["format_weight"])
+    if any(not isinstance(w, (int, float)) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"accuracy_weight and format_weight must be >= 0 and not both 0, got {weights}")
+    if cfg["routing"]["on_unmapped"] not in ("auto", "error") and not isinstance(cfg["routing"]["on_unmapped"], str):
+        raise ValueError("routing.on_unmapped must be 'auto', 'error' or a verifier name")
+    return cfg

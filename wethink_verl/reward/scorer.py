@@ -1,0 +1,269 @@
+"""The reward for one sample: extract -> route -> verify (or judge) -> compose.
+
+One implementation serves sync and async callers: ``_score`` is a coroutine that only suspends
+when it must wait (a bounded worker or the judge) and the caller is async; the sync ``score``
+drives it to completion without an event loop. Cheap verifiers run inline; math-verify and user
+verifiers run in the bounded worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any, Iterable, Mapping, Protocol
+
+from ..verifiers import bounded
+from ..verifiers.extract import answer_only, extract_answer
+from ..verifiers.format import check_format
+from ..verifiers.registry import VerifierSpec, get_verifier
+from ..verifiers.types import Verdict
+from . import compose
+from .config import build_config
+from .router import JUDGE, Route, route
+
+logger = logging.getLogger("wethink_verl.reward")
+
+SAMPLE_FIELDS = (
+    "response", "ground_truth", "verifier", "verifier_kwargs", "category", "reward", "problem",
+    "image", "image_size", "data_source", "answer_only",
+)  # fmt: skip
+
+
+class JudgeOutcome(Protocol):
+    score: float
+    failed: bool
+    cached: bool
+    timed_out: bool
+    reason: str
+
+
+class Judge(Protocol):
+    """What the scorer needs of a judge (``wethink_verl.judge`` implements it)."""
+
+    async def judge(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
+
+    def judge_sync(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
+
+
+def _run_to_end(coro):
+    """Drive a coroutine that never suspends (the sync path) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("the sync scoring path suspended; this is a bug")
+
+
+class ScoreStats:
+    """Counters for a run: per verifier, statuses, fallbacks, unmapped values by name."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.verifiers: Counter = Counter()
+        self.statuses: Counter = Counter()
+        self.unmapped_values: Counter = Counter()
+        self.fallbacks: Counter = Counter()
+        self.errors = 0
+
+    def record(self, res: dict, unmapped_value: str | None) -> None:
+        with self._lock:
+            self.verifiers[res["verifier"]] += 1
+            self.statuses[res.get("status", "ok")] += 1
+            if res["fallback"]:
+                self.fallbacks[res.get("fallback_reason", "fallback")] += 1
+            if res.get("error"):
+                self.errors += 1
+            if unmapped_value:
+                first = unmapped_value not in self.unmapped_values
+                self.unmapped_values[unmapped_value] += 1
+                if first:
+                    logger.warning("unmapped routing value %r: routed by the ground truth's shape (counted)", unmapped_value)
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            return {
+                "verifiers": dict(self.verifiers),
+                "statuses": dict(self.statuses),
+                "unmapped_values": dict(self.unmapped_values),
+                "fallbacks": dict(self.fallbacks),
+                "errors": self.errors,
+            }
+
+
+class RewardScorer:
+    """WeThink's reward for a sample mapping (fields: SAMPLE_FIELDS; ``answer`` is an alias of
+    ``ground_truth``). ``judge`` is anything with ``judge``/``judge_sync`` (see ``Judge``)."""
+
+    def __init__(self, config: Mapping | None = None, judge: Judge | None = None):
+        self.config = build_config(config)
+        self.judge = judge
+        self.stats = ScoreStats()
+        b = self.config["bounded"]
+        bounded.configure(size=int(b["workers"]), timeout=float(b["timeout_s"]), memory_limit_mb=b.get("memory_limit_mb"))
+        self._format_spec = self._resolve_format_rule(self.config["format_rule"])
+
+    @staticmethod
+    def _resolve_format_rule(rule: str) -> VerifierSpec | None:
+        if rule in ("wethink", "format"):
+            return None  # the built-in check, called directly
+        if rule == "none":
+            return None
+        return get_verifier(rule)
+
+    # ---- public API ------------------------------------------------------------------------
+    def score(self, sample: Mapping[str, Any]) -> dict:
+        return _run_to_end(self._score(sample, sync=True))
+
+    async def ascore(self, sample: Mapping[str, Any]) -> dict:
+        return await self._score(sample, sync=False)
+
+    async def ascore_many(self, samples: Iterable[Mapping[str, Any]], concurrency: int = 64) -> list[dict]:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(s):
+            async with sem:
+                return await self.ascore(s)
+
+        return await asyncio.gather(*(one(s) for s in samples))
+
+    # ---- internals -------------------------------------------------------------------------
+    def _verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
+        opts = dict(self.config["verifiers"].get(name) or {})
+        kwargs = sample.get("verifier_kwargs") or {}
+        if not isinstance(kwargs, Mapping):
+            raise TypeError(f"verifier_kwargs must be an object, not {type(kwargs).__name__}")
+        opts.update(kwargs)
+        if name == "choice" and sample.get("problem") and "choices" not in opts:
+            opts.setdefault("problem", sample["problem"])
+        if name == "iou" and sample.get("image_size") and "image_size" not in opts:
+            opts["image_size"] = sample["image_size"]
+        return opts
+
+    async def _run_verifier(self, spec: VerifierSpec, text: str, gold: Any, opts: dict, sync: bool) -> Verdict:
+        try:
+            if spec.isolate:
+                pool = bounded.get_pool()
+                out = pool.call(spec.ref, text, gold, **opts) if sync else await pool.acall(spec.ref, text, gold, **opts)
+                if out.status == "timeout":
+                    return Verdict(0.0, None, f"verifier {spec.name} {out.detail}", "timeout")
+                if not out.ok:
+                    return Verdict(0.0, None, f"verifier {spec.name} {out.status}: {out.detail}"[:300], "error")
+                value = out.value
+                if isinstance(value, Verdict):
+                    return value
+                return Verdict(min(1.0, max(0.0, float(value))), None, f"{spec.name} returned {value!r}")
+            if spec.blocking and not sync:
+                return await asyncio.get_running_loop().run_in_executor(
+                    bounded.get_pool()._executor, lambda: spec.fn(text, gold, **opts)
+                )
+            return spec.fn(text, gold, **opts)
+        except Exception as e:  # noqa: BLE001 - a bad sample never stops a batch; it is counted
+            logger.debug("verifier %s failed", spec.name, exc_info=True)
+            return Verdict(0.0, None, f"verifier {spec.name} raised {type(e).__name__}: {e}"[:300], "error")
+
+    async def _fallback(self, answer: str | None, gold: Any, sample: Mapping, sync: bool) -> tuple[Verdict, str]:
+        judge_cfg = self.config["judge"]
+        policy = judge_cfg.get("fallback", "text")
+        if policy == "zero":
+            return Verdict(0.0, answer, "judge fallback: zero"), "zero"
+        if policy == "fixed":
+            return Verdict(float(judge_cfg.get("fallback_score", 0.0)), answer, "judge fallback: fixed score"), "fixed"
+        spec = get_verifier(self.config["aliases"].get(policy, policy))
+        if answer is None:
+            return Verdict(0.0, None, "no answer found", "no_answer"), policy
+        return await self._run_verifier(spec, answer, gold, self._verifier_options(policy, sample), sync), policy
+
+    async def _score(self, sample: Mapping[str, Any], sync: bool) -> dict:
+        t0 = time.perf_counter()
+        cfg = self.config
+        sample = dict(sample)
+        if "ground_truth" not in sample and "answer" in sample:
+            sample["ground_truth"] = sample["answer"]
+        response = sample.get("response")
+        if not isinstance(response, str):
+            res = compose.result(accuracy=0.0, fmt=0.0, verifier="none", cfg=cfg, status="error",
+                                 reason="no response text", error=f"response must be a string, got {type(response).__name__}")
+            self.stats.record(res, None)
+            return res
+        gold = sample.get("ground_truth")
+        if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
+            gold = answer_only(gold).answer or gold  # WeThink golds sometimes carry <answer> tags
+
+        is_answer_only = bool(sample.get("answer_only", cfg["answer_only"]))
+        extraction = answer_only(response) if is_answer_only else extract_answer(response, boxed_fallback=cfg["boxed_fallback"])
+
+        fmt: float | None = None
+        if not is_answer_only and cfg["format_rule"] != "none":
+            if self._format_spec is None:
+                fmt = check_format(response, **cfg["format"]).score
+            else:
+                fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
+
+        rt: Route = route(sample, cfg["routing"])
+        details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source}
+        judge_used = judge_failed = fallback = False
+        timed_out = cached = False
+        name = rt.verifier
+        if rt.via == "unmapped" and name == "error":
+            verdict = Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error")
+            details["error"] = verdict.reason
+        elif name == JUDGE:
+            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb = await self._judge(extraction, gold, sample, sync)
+            if fb:
+                details["fallback_reason"] = fb
+                name = f"judge>{fb}"
+        else:
+            try:
+                spec = get_verifier(cfg["aliases"].get(name, name))
+            except KeyError as e:
+                spec = None
+                verdict = Verdict(0.0, extraction.answer, str(e).strip("'\""), "error")
+            if spec is not None:
+                text = response if spec.reads == "response" else extraction.answer
+                if text is None:
+                    verdict = Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer")
+                else:
+                    try:
+                        opts = self._verifier_options(name, sample)
+                    except TypeError as e:
+                        opts, verdict = None, Verdict(0.0, None, str(e), "error")
+                    if opts is not None:
+                        verdict = await self._run_verifier(spec, text, gold, opts, sync)
+            timed_out, cached = verdict.status == "timeout", verdict.cached
+        if verdict.status in ("invalid_gold", "timeout", "error"):
+            details.setdefault("error", verdict.reason)
+        res = compose.result(
+            accuracy=verdict.score, fmt=fmt, verifier=name, cfg=cfg, judge_used=judge_used, judge_failed=judge_failed,
+            fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None, timed_out=timed_out,
+            cached=cached, latency_ms=(time.perf_counter() - t0) * 1000.0, reason=verdict.reason,
+            extracted=verdict.extracted, status=verdict.status, **details,
+        )  # fmt: skip
+        if rt.unmapped is not None:
+            res.setdefault("fallback_reason", f"unmapped {rt.unmapped}")
+        self.stats.record(res, rt.unmapped)
+        return res
+
+    async def _judge(self, extraction, gold, sample, sync):
+        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name)."""
+        if extraction.answer is None:
+            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None
+        if self.judge is None or not self.config["judge"].get("enable", False):
+            verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
+            return verdict, False, False, True, False, False, fb
+        item = {
+            "question": sample.get("problem") or "",
+            "reference": "" if gold is None else str(gold),
+            "answer": extraction.answer,
+            "reasoning": extraction.think or "",
+            "image": sample.get("image"),
+        }
+        outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
+        if not outcome.failed:
+            return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None
+        verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
+        verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}", verdict.status)
+        return verdict, False, True, True, outcome.timed_out, False, fb

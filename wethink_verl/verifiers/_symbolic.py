@@ -1,0 +1,53 @@
+"""Math-Verify, run inside a bounded worker process only (see ``bounded.py``).
+
+Imported by the worker at start (the forkserver preloads it), never by the parent on the hot path:
+sympy takes about a second to import. Math-Verify's own ``signal.alarm`` timeouts are switched
+off here because the parent kills an overrunning worker instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # the "timeout is disabled" warning is expected
+
+_TARGETS = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+
+
+def _as_latex(text: str) -> str:
+    # Math-Verify extracts from $…$ / \boxed{}; a bare "x^2+2x+1" would parse to nothing
+    if "$" in text or "\\boxed" in text or "\\(" in text or "\\[" in text:
+        return text
+    return f"${text}$"
+
+
+def math_equal(gold: str, pred: str, **verify_options) -> tuple[str, str, str]:
+    """("match" | "mismatch" | "unparsed_gold" | "unparsed_pred", gold parsed, pred parsed).
+
+    Gold goes first: Math-Verify is deliberately asymmetric (an unsolved inequality in the
+    prediction must not match an interval in the gold).
+    """
+    gold_parsed = parse(_as_latex(gold), extraction_config=_TARGETS, parsing_timeout=None)
+    if not gold_parsed:
+        return "unparsed_gold", "", ""
+    pred_parsed = parse(_as_latex(pred), extraction_config=_TARGETS, parsing_timeout=None)
+    if not pred_parsed:
+        return "unparsed_pred", str(gold_parsed[0])[:200], ""
+    ok = verify(gold_parsed, pred_parsed, timeout_seconds=None, **verify_options)
+    return ("match" if ok else "mismatch"), str(gold_parsed[0])[:200], str(pred_parsed[0])[:200]
+
+
+def sleep_for(seconds: float) -> str:
+    """A deliberately slow job (tests of the bound use it)."""
+    import time
+
+    time.sleep(seconds)
+    return "slept"
+
+
+def allocate_mb(megabytes: int) -> int:
+    """A deliberately large allocation (tests of the memory bound use it)."""
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)

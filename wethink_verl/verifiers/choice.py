@@ -1,0 +1,154 @@
+"""``choice``: multiple-choice answers.
+
+Reads option letters in every common spelling (``B``, ``(B)``, ``B.``, ``B) rabbit``, ``The answer
+is B``, ``选B``) and, when the options are known, option text (``rabbit``). A hedged answer
+(``A or B``, several letters for a single-answer question) scores 0: it is never resolved by
+guessing. A ground truth of several letters (``AC``) needs exactly that set.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any, Mapping
+
+from . import normalize as norm
+from .registry import register
+from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
+
+_OPEN, _CLOSE = r"[\(\[\{<（【]", r"[\)\]\}>）】]"
+_SINGLE = re.compile(rf"^{_OPEN}?\s*([A-Za-z])\s*{_CLOSE}?\s*[.:：、,。]?$")
+_LEADING = re.compile(rf"^{_OPEN}?([A-Z])(?:\s*{_CLOSE}\s*[.:：、]?|\s*[.:：、])\s*\S")
+_PHRASE = re.compile(
+    rf"(?i:answer|option|choice|correct\s+(?:option|choice|answer))\s*(?i:is|:|：|=|would\s+be|should\s+be)?\s*"
+    rf"(?i:option\s*)?{_OPEN}?\s*([A-Z])(?![A-Za-z])"
+    rf"|(?:选|答案\s*(?:是|为|:|：)?)\s*{_OPEN}?\s*([A-Z])(?![A-Za-z])"
+)
+_LIST = re.compile(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)?\s*{_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
+_LIST_LETTER = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
+_HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
+_PUNCT = str.maketrans("", "", string.punctuation + "，。：；、！？（）【】")
+
+# "Options: A. cat B. dog", "(A) cat (B) dog", one option per line, "A: cat"
+_OPTION_LINE = re.compile(r"^\s*[\(\[]?([A-J])[\)\]]?\s*[.:：、)]\s*(.+?)\s*$", re.MULTILINE)
+_OPTION_INLINE = re.compile(r"\(([A-J])\)\s*([^()]+?)(?=\s*\([A-J]\)|$)", re.DOTALL)
+
+
+def _text_key(text: str) -> str:
+    return norm.basic(text).lower().translate(_PUNCT).strip()
+
+
+def parse_choices(problem: str | None) -> dict[str, str]:
+    """Option letter -> text, read from a question; {} unless the letters run A, B, C… in order."""
+    if not problem:
+        return {}
+    text = norm.cap(str(problem), 8000)
+    for pattern in (_OPTION_LINE, _OPTION_INLINE):
+        found: dict[str, str] = {}
+        for m in pattern.finditer(text):
+            letter, body = m.group(1), m.group(2).strip()
+            if letter not in found and body:
+                found[letter] = body
+        letters = sorted(found)
+        if len(letters) >= 2 and "".join(letters) == "ABCDEFGHIJ"[: len(letters)]:
+            return found
+    return {}
+
+
+def _coerce_choices(choices: Any) -> dict[str, str]:
+    if not choices:
+        return {}
+    if isinstance(choices, Mapping):
+        return {str(k).strip().strip("()").upper(): str(v) for k, v in choices.items()}
+    if isinstance(choices, (list, tuple)):
+        return {chr(ord("A") + i): str(v) for i, v in enumerate(choices)}
+    if isinstance(choices, str):
+        return parse_choices(choices)
+    raise TypeError(f"choices must be a mapping, a list or question text, not {type(choices).__name__}")
+
+
+def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], str]:
+    """Letters whose option text the answer states; ('', reason) style second value."""
+    key = _text_key(text)
+    if not key:
+        return [], ""
+    exact = [letter for letter, body in choices.items() if _text_key(body) == key]
+    if exact:
+        return exact, "option text"
+    # the answer mentions option texts inside a short sentence ("It is a rabbit.")
+    padded = f" {key} "
+    hits: list[tuple[str, str]] = []
+    for letter, body in sorted(choices.items(), key=lambda kv: -len(_text_key(kv[1]))):
+        body_key = _text_key(body)
+        if body_key and f" {body_key} " in padded and len(key) <= 3 * len(body_key) + 40:
+            hits.append((letter, body_key))
+            padded = padded.replace(f" {body_key} ", " ")
+    return [letter for letter, _ in hits], "option text in answer"
+
+
+def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[list[str], str]:
+    """(sorted distinct letters, how they were read). [] means nothing was read.
+
+    Several letters may be a hedge or a multi-answer; the caller decides with the gold.
+    """
+    t = norm.basic(text).strip().strip("\"'“”‘’")
+    if not t:
+        return [], ""
+    m = _SINGLE.match(t)
+    if m:
+        return [m.group(1).upper()], "letter"
+    if _LIST.match(t):
+        return sorted(set(_LIST_LETTER.findall(t))), "letter list"
+    m = _LEADING.match(t)
+    if m:
+        return [m.group(1)], "leading letter"
+    phrase = {a or b for a, b in _PHRASE.findall(t)}
+    if phrase:
+        return sorted(phrase), "answer phrase"
+    if choices:
+        letters, how = _match_option_text(t, choices)
+        if letters:
+            return sorted(set(letters)), how
+    valid = set(choices) if choices else set("ABCDEFGHIJ")
+    tokens = set()
+    for m in _TOKEN.finditer(t):
+        letter, after = m.group(1), t[m.end() : m.end() + 2]
+        # "A cat", "I think": an article or a pronoun, not an option
+        if letter in "AI" and len(after) == 2 and after[0] == " " and after[1].isalpha():
+            continue
+        if letter in valid:
+            tokens.add(letter)
+    return sorted(tokens), "standalone letter" if tokens else ""
+
+
+@register("choice")
+def verify_choice(answer: str, ground_truth: Any, *, choices: Any = None, problem: str | None = None, **_: Any) -> Verdict:
+    """Options: ``choices`` ({"A": "cat", …}, a list, or question text); ``problem`` (options are
+    parsed from it when ``choices`` is not given)."""
+    options = _coerce_choices(choices) or parse_choices(problem)
+    golds = norm.as_gold_list(ground_truth)
+    if not golds:
+        return invalid_gold(ground_truth, "empty ground truth")
+    if answer is None or not str(answer).strip():
+        return no_answer()
+    gold_letters, _ = parse_letters(golds[0], options)
+    if gold_letters and len(gold_letters) > 1 and _HEDGE_WORD.search(golds[0]):
+        return invalid_gold(ground_truth, "ground truth is itself a hedge")
+    pred_letters, how = parse_letters(str(answer), options)
+    if not gold_letters:
+        # the gold is option text that matches no known option: compare the texts
+        key = _text_key(str(answer))
+        if any(_text_key(g) == key for g in golds):
+            return right(key, "option text matches ground truth")
+        if pred_letters and options:
+            return wrong("".join(pred_letters), "letter, but ground truth matches no option")
+        return wrong(key[:80] or None, "ground truth is not an option letter; texts differ")
+    if not pred_letters:
+        return no_answer("no option letter or option text found")
+    extracted = "".join(pred_letters)
+    if len(pred_letters) > 1 and (len(gold_letters) == 1 or _HEDGE_WORD.search(norm.basic(str(answer)))):
+        return hedged(extracted, f"hedged between options {', '.join(pred_letters)}")
+    if pred_letters == gold_letters:
+        return right(extracted, f"{how} matches")
+    return wrong(extracted, f"{how} {extracted} != {''.join(gold_letters)}")

@@ -1,0 +1,125 @@
+"""Answer extraction from a model response, in linear time (str.find / rfind scans, no regex).
+
+WeThink's system prompt asks for ``<think>…</think><answer>…</answer>``. We read the last
+complete answer block after the reasoning; ``\\boxed{}`` inside it (or, as a fallback, after
+the reasoning) is unwrapped. Nothing is ever guessed: no block and no box means no answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+
+# Responses are at most a few thousand tokens; anything longer is scanned only at its tail.
+MAX_RESPONSE_CHARS = 100_000
+# An unbalanced \boxed{ makes the brace scan run to the end of the text; try only a few.
+_MAX_BOXED_TRIES = 4
+
+
+@dataclass(frozen=True)
+class Extraction:
+    answer: str | None  # the text a verifier should read; None when there is none
+    source: str  # answer_block | boxed_in_answer | boxed_fallback | answer_only | none | empty_answer | inside_think
+    think: str | None  # the reasoning, for the judge
+    truncated: bool = False
+
+    @property
+    def found(self) -> bool:
+        return self.answer is not None
+
+
+def _scan_braces(text: str, open_at: int) -> int:
+    """Index of the brace closing text[open_at] == '{', or -1."""
+    depth = 0
+    for k in range(open_at, len(text)):
+        ch = text[k]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete ``\\boxed{…}`` / ``\\fbox{…}`` (or ``\\boxed x``) in text."""
+    end = len(text)
+    for _ in range(_MAX_BOXED_TRIES):
+        i_boxed, i_fbox = text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end)
+        i = max(i_boxed, i_fbox)
+        if i < 0:
+            return None
+        j = i + (len("\\boxed") if i == i_boxed else len("\\fbox"))
+        if j < len(text) and text[j] == "{":
+            close = _scan_braces(text, j)
+            if close > 0:
+                return text[j + 1 : close].strip()
+        elif j < len(text) and text[j] == " ":
+            # "\boxed 5" form: one token
+            token = text[j + 1 :].lstrip().split(None, 1)
+            if token:
+                return token[0].rstrip("$.")
+        end = i
+    return None
+
+
+def split_think(response: str) -> tuple[str | None, str, bool]:
+    """(reasoning, text after the reasoning, think_unterminated).
+
+    A chat template may pre-fill ``<think>``, leaving only ``</think>`` in the response.
+    """
+    close = response.rfind(THINK_CLOSE)
+    if close >= 0:
+        open_ = response.rfind(THINK_OPEN, 0, close)
+        think = response[(open_ + len(THINK_OPEN)) if open_ >= 0 else 0 : close]
+        return think, response[close + len(THINK_CLOSE) :], False
+    if THINK_OPEN in response:
+        return response[response.find(THINK_OPEN) + len(THINK_OPEN) :], "", True
+    return None, response, False
+
+
+def extract_answer(response: str, *, boxed_fallback: bool = True, max_chars: int = MAX_RESPONSE_CHARS) -> Extraction:
+    """The answer a verifier should read from a full model response."""
+    if not isinstance(response, str):
+        response = "" if response is None else str(response)
+    truncated = len(response) > max_chars
+    if truncated:
+        response = response[-max_chars:]
+    think, after, unterminated = split_think(response)
+    if unterminated:
+        # everything is still inside <think>: an answer written there does not count
+        return Extraction(None, "inside_think", think, truncated)
+
+    end = after.rfind(ANSWER_CLOSE)
+    start = after.rfind(ANSWER_OPEN, 0, end) if end >= 0 else -1
+    if start >= 0:
+        block = after[start + len(ANSWER_OPEN) : end].strip()
+        if not block:
+            return Extraction(None, "empty_answer", think, truncated)
+        boxed = last_boxed(block) if "\\boxed" in block or "\\fbox" in block else None
+        if boxed:
+            return Extraction(boxed, "boxed_in_answer", think, truncated)
+        return Extraction(block, "answer_block", think, truncated)
+
+    if boxed_fallback:
+        boxed = last_boxed(after)
+        if boxed:
+            return Extraction(boxed, "boxed_fallback", think, truncated)
+    if think is not None and ANSWER_CLOSE in think:
+        return Extraction(None, "inside_think", think, truncated)
+    return Extraction(None, "none", think, truncated)
+
+
+def answer_only(text: str, max_chars: int = MAX_RESPONSE_CHARS) -> Extraction:
+    """For text that is already the answer: unwrap a \\boxed{} or a stray answer block, nothing else."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text[:max_chars]
+    inner = extract_answer(text, boxed_fallback=True, max_chars=max_chars)
+    if inner.source in ("answer_block", "boxed_in_answer", "boxed_fallback"):
+        return Extraction(inner.answer, "answer_only", inner.think)
+    text = text.strip()
+    return Extraction(text or None, "answer_only" if text else "empty_answer", None)

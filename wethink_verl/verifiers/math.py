@@ -1,0 +1,124 @@
+"""``math``: mathematical expressions, via Math-Verify behind a hard bound.
+
+A cheap normalised comparison decides the easy cases in microseconds (identical LaTeX after
+normalisation, or two plain numbers); everything else goes to Math-Verify (gold first: it is
+deliberately asymmetric) in a warm worker process that is killed if it overruns its budget.
+Results are cached per (gold, prediction): GRPO groups repeat answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from ..lru import LRU
+from . import bounded
+from . import normalize as norm
+from .number import find_numbers, numbers_match
+from .registry import register
+from .types import Verdict, invalid_gold, no_answer, right, wrong
+
+# Longer expressions go to Math-Verify only up to this size: huge matrices and sets are where
+# sympy spends minutes, and no WeThink answer is that long.
+MAX_SYMBOLIC_CHARS = 1000
+
+_SPACING = re.compile(r"\\[!,;: ]|\\quad|\\qquad|\\left|\\right|\s+")
+_DFRAC = re.compile(r"\\[dt]frac")
+_DEGREE = re.compile(r"\^\{?\\circ\}?|°")
+_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}")
+_PLAIN_NUMBER = re.compile(
+    r"^[-+]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:\\?%)?|\\frac\{-?\d+(?:\.\d+)?\}\{-?\d+(?:\.\d+)?\}|\d+/\d+)$"
+)
+_LHS = re.compile(r"^[a-zA-Z]\w*(?:\([a-z]\))?=")
+
+_cache = LRU(65536)
+
+
+def canonical(text: str) -> str:
+    t = norm.strip_outer_math(norm.fold_width(norm.cap(text)))
+    t = _TEXT.sub(r"\1", t)
+    t = _DFRAC.sub(r"\\frac", t)
+    t = _DEGREE.sub("", t)
+    t = _SPACING.sub("", t)
+    return t.rstrip(".").strip("$")
+
+
+def _strip_lhs(t: str) -> str:
+    # "x=3" against a gold of "3"
+    return _LHS.sub("", t, count=1)
+
+
+def quick_compare(pred: str, gold: str) -> Verdict | None:
+    """A verdict when no symbolic work is needed, else None."""
+    p, g = canonical(pred), canonical(gold)
+    if not p:
+        return no_answer("empty expression")
+    if p == g or _strip_lhs(p) == _strip_lhs(g):
+        return right(p, "identical after normalisation")
+    p2, g2 = _strip_lhs(p), _strip_lhs(g)
+    if _PLAIN_NUMBER.match(p2) and _PLAIN_NUMBER.match(g2) and any(c.isdigit() for c in p2 + g2):
+        pn, gn = find_numbers(p2), find_numbers(g2)
+        if len(pn) == 1 and len(gn) == 1:
+            if numbers_match(pn[0], gn[0], 1e-9, 1e-12, False, True):
+                return right(p, "equal numbers")
+            return wrong(p, f"{p2} != {g2}")
+    return None
+
+
+def symbolic_compare(pred: str, gold: str, timeout: float | None = None, **verify_options: Any) -> Verdict:
+    """Math-Verify in a bounded worker; cached."""
+    key = (gold, pred, tuple(sorted(verify_options.items())))
+    cached = _cache.get(key)
+    if cached is not None:
+        return dataclasses.replace(cached, cached=True)
+    outcome = bounded.get_pool().call(
+        "wethink_verl.verifiers._symbolic:math_equal", gold, pred, timeout=timeout, **verify_options
+    )
+    shown = canonical(pred)[:200]
+    if outcome.status == "ok":
+        result, gold_parsed, pred_parsed = outcome.value
+        if result == "match":
+            verdict = right(pred_parsed or shown, "equivalent (math-verify)")
+        elif result == "mismatch":
+            verdict = wrong(pred_parsed or shown, f"not equivalent to {gold_parsed} (math-verify)")
+        elif result == "unparsed_gold":
+            verdict = Verdict(0.0, shown, "math-verify could not parse the ground truth", "invalid_gold")
+        else:
+            verdict = no_answer("math-verify found no expression in the answer")
+    elif outcome.status == "timeout":
+        verdict = Verdict(0.0, shown, f"math-verify {outcome.detail}", "timeout")
+    else:
+        verdict = Verdict(0.0, shown, f"math-verify {outcome.status}: {outcome.detail}"[:300], "error")
+    if outcome.status in ("ok", "timeout", "memory"):  # deterministic enough to reuse; crashes are retried
+        _cache.put(key, verdict)
+    return verdict
+
+
+@register("math", blocking=True)
+def verify_math(answer: str, ground_truth: Any, *, timeout: float | None = None, symbolic: bool = True, **verify_options: Any) -> Verdict:
+    """Options: ``timeout`` (seconds for the symbolic stage; default the pool's), ``symbolic``
+    (False: the cheap comparison only), and Math-Verify's ``float_rounding``,
+    ``numeric_precision``, ``strict``, ``allow_set_relation_comp``."""
+    verify_options = {k: v for k, v in verify_options.items() if k in ("float_rounding", "numeric_precision", "strict", "allow_set_relation_comp")}
+    golds = norm.as_gold_list(ground_truth)
+    if not golds:
+        return invalid_gold(ground_truth, "empty ground truth")
+    if answer is None or not str(answer).strip():
+        return no_answer()
+    pred = str(answer).strip()
+    best: Verdict | None = None
+    for gold in golds:
+        verdict = quick_compare(pred, gold)
+        if verdict is None and symbolic:
+            if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
+                verdict = wrong(canonical(pred)[:200], f"expression longer than {MAX_SYMBOLIC_CHARS} chars: not compared")
+            else:
+                verdict = symbolic_compare(pred, gold, timeout, **verify_options)
+        elif verdict is None:
+            verdict = wrong(canonical(pred)[:200], "differs (symbolic comparison off)")
+        if verdict.score == 1.0:
+            return verdict
+        if best is None or (best.status == "ok") < (verdict.status == "ok"):
+            best = verdict
+    return best  # type: ignore[return-value]

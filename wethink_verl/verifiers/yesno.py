@@ -1,0 +1,73 @@
+"""``yesno``: yes/no and true/false answers, in several languages.
+
+The first word decides ("Yes, the cup is red." -> yes); otherwise the single polarity word the
+answer contains. Both polarities with an alternative ("yes or no", "yes/no") is a hedge: 0.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import normalize as norm
+from .registry import register
+from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
+
+_YES_WORDS = {
+    "yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "affirmative", "indeed",
+    "ja", "oui", "si", "sí", "sim", "da", "да", "evet", "vrai", "wahr", "richtig", "cierto", "verdadero", "vero",
+}  # fmt: skip
+_NO_WORDS = {
+    "no", "n", "nope", "nah", "false", "incorrect", "wrong", "negative",
+    "nein", "non", "não", "nao", "нет", "net", "hayır", "faux", "falsch", "falso",
+}  # fmt: skip
+# strong words count anywhere in the answer; the others only as its first word
+_STRONG = {"yes", "no", "true", "false", "ja", "nein", "oui", "non", "sí", "sim", "não", "да", "нет"}
+# CJK answers have no spaces: prefixes, negatives first ("不是" contains "是")
+_CJK_PREFIXES = (
+    ("不是", "no"), ("不对", "no"), ("不正确", "no"), ("错误", "no"), ("没有", "no"), ("否", "no"), ("错", "no"),
+    ("不", "no"), ("いいえ", "no"), ("아니", "no"), ("是", "yes"), ("对", "yes"), ("正确", "yes"),
+    ("有", "yes"), ("はい", "yes"), ("네", "yes"), ("예", "yes"),
+)  # fmt: skip
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ALT = re.compile(r"\bor\b|/|或|\boder\b|\bou\b|\bo\b", re.IGNORECASE)
+
+
+def read_polarity(text: str) -> tuple[str | None, str]:
+    """("yes" | "no" | None, why)."""
+    t = norm.basic(text).lower().strip(" \"'“”‘’*()[]")
+    if not t:
+        return None, "empty"
+    for prefix, polarity in _CJK_PREFIXES:
+        if t.startswith(prefix):
+            return polarity, f"starts with {prefix}"
+    words = _WORD.findall(t)
+    if not words:
+        return None, "no words"
+    first = words[0]
+    strong = {("yes" if w in _YES_WORDS else "no") for w in words if w in _STRONG}
+    if len(strong) == 2 and _ALT.search(t):
+        return None, "hedged between yes and no"
+    if first in _YES_WORDS:
+        return "yes", f"first word {first!r}"
+    if first in _NO_WORDS:
+        return "no", f"first word {first!r}"
+    if len(strong) == 1:
+        return strong.pop(), "polarity word in answer"
+    if len(strong) == 2:
+        return None, "both yes and no"
+    return None, "no yes/no word found"
+
+
+@register("yesno")
+def verify_yesno(answer: str, ground_truth: Any, **_: Any) -> Verdict:
+    golds = norm.as_gold_list(ground_truth)
+    gold = read_polarity(golds[0])[0] if golds else None
+    if gold is None:
+        return invalid_gold(ground_truth, "ground truth is not yes/no")
+    if answer is None or not str(answer).strip():
+        return no_answer()
+    pred, why = read_polarity(str(answer))
+    if pred is None:
+        return hedged(None, why) if "hedged" in why or "both" in why else no_answer(why)
+    return right(pred, f"{pred} ({why})") if pred == gold else wrong(pred, f"{pred} != {gold}")
