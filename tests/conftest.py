@@ -1,0 +1,42 @@
+"""Shared fixtures. The tests package has no __init__.py: verl's wheel owns a top-level `tests`
+package, so pytest runs with --import-mode=importlib (pytest.ini)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir():
+    from wethink_verl.demo.offline_models import build_qwen_tokenizer
+
+    return str(build_qwen_tokenizer())
+
+
+@pytest.fixture(scope="session")
+def qwen25vl_processor_dir():
+    from wethink_verl.demo.offline_models import build_qwen25vl_processor
+
+    return str(build_qwen25vl_processor())
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir():
+    from wethink_verl.demo.offline_models import build_tiny_qwen2_lm
+
+    return str(build_tiny_qwen2_lm())
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray cluster for the whole session (ray.init costs ~5 s)."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
+    yield ray
+    ray.shutdown()
