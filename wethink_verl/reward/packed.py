@@ -33,7 +33,7 @@ def unpack_ground_truth(value: Any) -> dict:
     if isinstance(value, dict):
         return dict(value)
     text = "" if value is None else str(value)
-    if text.startswith("{") and f'"{MARKER}"' in text[:64] or (text.startswith("{") and f'"{MARKER}"' in text):
+    if text.startswith("{") and f'"{MARKER}"' in text:
         try:
             record = json.loads(text)
         except ValueError:
