@@ -4,8 +4,13 @@ package, so pytest runs with --import-mode=importlib (pytest.ini)."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# helper modules next to the tests (importable by name; the tests dir is not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")

@@ -27,6 +27,15 @@ def key(value: Any) -> str:
     return _SEP.sub(" ", str(value).strip().lower()).strip()
 
 
+def normalize_routing(routing: Mapping[str, Any]) -> dict:
+    """Routing tables with normalised keys, so ``multiple_choice`` (a Hydra-safe key) and
+    ``Multiple Choice`` both match "multiple choice"."""
+    out = dict(routing)
+    for table in ("reward", "category"):
+        out[table] = {key(k): v for k, v in (routing.get(table) or {}).items()}
+    return out
+
+
 @dataclass(frozen=True)
 class Route:
     verifier: str  # a verifier name, or "judge"

@@ -22,7 +22,7 @@ from ..verifiers.registry import VerifierSpec, get_verifier
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
-from .router import JUDGE, Route, route
+from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
 
@@ -105,6 +105,7 @@ class RewardScorer:
         b = self.config["bounded"]
         bounded.configure(size=int(b["workers"]), timeout=float(b["timeout_s"]), memory_limit_mb=b.get("memory_limit_mb"))
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
+        self._routing = normalize_routing(self.config["routing"])
 
     @staticmethod
     def _resolve_format_rule(rule: str) -> VerifierSpec | None:
@@ -203,7 +204,7 @@ class RewardScorer:
             else:
                 fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
 
-        rt: Route = route(sample, cfg["routing"])
+        rt: Route = route(sample, self._routing)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source}
         judge_used = judge_failed = fallback = False
         timed_out = cached = False

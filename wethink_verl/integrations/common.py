@@ -1,0 +1,90 @@
+"""What the verl and EasyR1 adapters share: the sample a row becomes, and one scorer per config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Mapping
+
+from ..reward import RewardScorer, build_config
+from ..reward.config import deep_merge
+from ..reward.packed import unpack_ground_truth
+
+logger = logging.getLogger("wethink_verl.integrations")
+
+# keys a framework passes to reward functions that are not reward config
+_FRAMEWORK_KWARGS = {"reward_router_address", "reward_model_tokenizer", "data_source", "num_turns", "rollout_reward_scores"}
+
+_scorers: dict[tuple[str, str | None], RewardScorer] = {}
+_scorers_lock = threading.Lock()
+
+
+def config_from_kwargs(kwargs: Mapping[str, Any]) -> dict:
+    """Reward config overrides out of a reward function's keyword arguments."""
+    return {k: v for k, v in kwargs.items() if k not in _FRAMEWORK_KWARGS}
+
+
+def get_scorer(overrides: Mapping[str, Any] | None = None, reward_router_address: str | None = None) -> RewardScorer:
+    """One scorer (and judge client) per distinct config in this process: reward functions are
+    called once per sample, so building them per call would cost more than scoring."""
+    overrides = dict(overrides or {})
+    if reward_router_address and "enable" not in (overrides.get("judge") or {}) and "judge.enable" not in overrides:
+        # verl launched a reward model and hands us its router: judging is what it is for
+        overrides = deep_merge(overrides, {"judge": {"enable": True}})
+    cfg = build_config(overrides)
+    key = (json.dumps(cfg, sort_keys=True, default=str), reward_router_address)
+    scorer = _scorers.get(key)
+    if scorer is None:
+        with _scorers_lock:
+            scorer = _scorers.get(key)
+            if scorer is None:
+                scorer = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))
+                _scorers[key] = scorer
+    return scorer
+
+
+def make_judge(cfg: Mapping[str, Any], reward_router_address: str | None):
+    """The configured judge, or None (judge off: descriptive rows use the counted fallback)."""
+    judge_cfg = cfg.get("judge") or {}
+    if not judge_cfg.get("enable"):
+        return None
+    from ..judge import build_judge
+
+    return build_judge(dict(judge_cfg), reward_router_address=reward_router_address)
+
+
+def sample_from_row(
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None,
+    data_source: str | None = None,
+    image: Any = None,
+) -> dict:
+    """A scorer sample from verl's (solution_str, ground_truth, extra_info) or EasyR1's packed answer."""
+    extra = dict(extra_info or {})
+    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, str) else {"answer": ground_truth}
+    sample = {
+        "response": solution_str,
+        "ground_truth": packed.get("answer"),
+        "data_source": data_source,
+        "image": image,
+    }
+    for field in ("verifier", "verifier_kwargs", "category", "reward", "problem", "image_size"):
+        value = extra.get(field, packed.get(field))
+        if value is not None:
+            sample[field] = value
+    if sample.get("problem") is None and extra.get("question"):
+        sample["problem"] = extra["question"]  # verl's own preprocess scripts call it "question"
+    if sample["image"] is None:
+        sample["image"] = extra.get("image_path") or packed.get("image_path")
+    kwargs = sample.get("verifier_kwargs")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        if isinstance(kwargs, str) and kwargs.strip().startswith("{"):
+            try:
+                sample["verifier_kwargs"] = json.loads(kwargs)  # parquet may store it as JSON text
+            except ValueError:
+                pass
+        elif hasattr(kwargs, "items"):
+            sample["verifier_kwargs"] = dict(kwargs.items())
+    return sample
