@@ -120,3 +120,20 @@ def test_manager_never_raises_into_the_batch(qwen_tokenizer_dir):
     out = asyncio.run(manager.run_single(data[0:1]))
     assert tuple(out["reward_extra_info"]) == RESULT_KEYS
     assert out["reward_extra_info"]["accuracy"] == 0.0
+
+
+def test_doctor_reports_registration_and_a_disabled_plugin():
+    ok = subprocess.run([sys.executable, "-m", "wethink_verl.cli", "doctor", "--json"], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout + ok.stderr[-2000:]
+    import json
+
+    checks = {c["name"]: c for c in json.loads(ok.stdout)}
+    assert checks["reward-loop registry"]["status"] == "OK"
+    assert checks["host framework"]["detail"].startswith("verl 0.9")
+    off = subprocess.run(
+        [sys.executable, "-m", "wethink_verl.cli", "doctor", "--json"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, VERL_USE_EXTERNAL_PLUGINS="none"),
+    )  # fmt: skip
+    assert off.returncode == 1
+    checks = {c["name"]: c for c in json.loads(off.stdout)}
+    assert checks["reward-loop registry"]["status"] == "FAIL" and checks["plugin policy"]["status"] == "FAIL"

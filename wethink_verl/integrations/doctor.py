@@ -1,0 +1,170 @@
+"""``wethink-verl doctor``: what the host framework is and whether the plugin really works.
+
+verl swallows a failing ``verl.plugins`` entry point at DEBUG level (the symptom is a later
+"Unknown reward manager: wethink"), so this checks registration in a fresh process and, if it
+failed, imports the plugin directly to show the real exception.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # OK | WARN | FAIL | SKIP
+    detail: str
+
+
+_REGISTERED_PROBE = (
+    "import verl\n"
+    "from verl.experimental.reward_loop.reward_manager import registry\n"
+    "print('REGISTERED' if 'wethink' in registry.REWARD_MANAGER else 'MISSING')\n"
+)
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def host_framework() -> Check:
+    if importlib.util.find_spec("verl") is None:
+        return Check("host framework", "WARN", "verl is not installed (the core works; the integrations need verl or EasyR1)")
+    import verl
+
+    version = getattr(verl, "__version__", "?")
+    if importlib.util.find_spec("verl.experimental.reward_loop") is not None:
+        ok = version.startswith("0.9") or version.startswith("0.10")
+        return Check("host framework", "OK" if ok else "WARN", f"verl {version}" + ("" if ok else " (tested on 0.9.x)"))
+    if importlib.util.find_spec("verl.workers.reward.function") is not None:
+        from .easyr1_cli import reward_file
+
+        return Check("host framework", "OK", f"EasyR1 (verl {version}); reward file: {reward_file()}:compute_score")
+    return Check("host framework", "FAIL", f"verl {version} has no reward loop (need >= 0.7.1) and is not EasyR1")
+
+
+def entry_point_declared() -> Check:
+    from importlib.metadata import entry_points
+
+    eps = [ep for ep in entry_points(group="verl.plugins") if ep.name == "wethink"]
+    if not eps:
+        return Check("entry point", "FAIL", "no 'wethink' entry point in group verl.plugins: reinstall with pip install -e . / pip install wethink-verl")
+    return Check("entry point", "OK", f"verl.plugins: wethink = {eps[0].value}")
+
+
+def plugins_policy() -> Check:
+    policy = os.environ.get("VERL_USE_EXTERNAL_PLUGINS", "auto").strip().lower()
+    if policy == "none":
+        return Check("plugin policy", "FAIL", "VERL_USE_EXTERNAL_PLUGINS=none disables the entry point")
+    if policy != "auto" and "wethink" not in {p.strip() for p in policy.split(",")}:
+        return Check("plugin policy", "FAIL", f"VERL_USE_EXTERNAL_PLUGINS={policy!r} does not list 'wethink'")
+    return Check("plugin policy", "OK", f"VERL_USE_EXTERNAL_PLUGINS={policy}")
+
+
+def registered_in_fresh_process() -> Check:
+    if importlib.util.find_spec("verl.experimental.reward_loop") is None:
+        return Check("reward-loop registry", "SKIP", "no verl reward loop here")
+    out = subprocess.run([sys.executable, "-c", _REGISTERED_PROBE], capture_output=True, text=True, timeout=300)
+    if "REGISTERED" in out.stdout:
+        return Check("reward-loop registry", "OK", "`import verl` registers reward manager 'wethink'")
+    try:
+        importlib.import_module("wethink_verl.integrations.verl_plugin")
+        why = "the plugin imports fine here; check VERL_USE_EXTERNAL_PLUGINS and that this Python is the trainer's"
+    except Exception as e:  # noqa: BLE001 - this is the error verl hid
+        why = f"importing the plugin fails: {type(e).__name__}: {e}"
+    tail = out.stderr.strip().splitlines()[-1:] if out.returncode else []
+    return Check("reward-loop registry", "FAIL", f"'wethink' not registered after `import verl`; {why} {' '.join(tail)}".strip())
+
+
+def bounded_math() -> Check:
+    from ..verifiers.math import symbolic_compare
+
+    t0 = time.perf_counter()
+    verdict = symbolic_compare("x^2+2x+1", "(x+1)^2", timeout=30)
+    ms = (time.perf_counter() - t0) * 1000
+    if verdict.score == 1.0:
+        return Check("math-verify (bounded)", "OK", f"math-verify {_version('math-verify')} in a worker process, first call {ms:.0f} ms")
+    return Check("math-verify (bounded)", "FAIL", f"{verdict.status}: {verdict.reason}")
+
+
+def optional_imports() -> list[Check]:
+    checks = []
+    for module, why in (
+        ("ray", "verl's reward loop and the Ray judge service"),
+        ("qwen_vl_utils", "verl's multimodal datasets"),
+        ("aiohttp", "the judge client"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            checks.append(Check(module, "WARN", f"not installed: needed by {why}"))
+        else:
+            checks.append(Check(module, "OK", _version(module.replace("_", "-")) or "installed"))
+    if importlib.util.find_spec("torchvision") is not None:
+        try:
+            import torch
+            import torchvision  # noqa: F401
+
+            torch.ops.torchvision.nms  # noqa: B018 - the mismatched-pair failure shows up here
+            checks.append(Check("torch/torchvision", "OK", f"torch {torch.__version__}, torchvision {torchvision.__version__}"))
+        except Exception as e:  # noqa: BLE001
+            checks.append(Check("torch/torchvision", "FAIL", f"{e} (install torch and torchvision as a matched pair; verl's dataset drops image rows otherwise)"))
+    return checks
+
+
+def judge_endpoint(url: str, model: str | None) -> Check:
+    try:
+        from ..judge.cli import check_endpoint
+    except ImportError as e:
+        return Check("judge endpoint", "SKIP", f"judge client unavailable: {e}")
+    try:
+        ok, detail = check_endpoint(url, model)
+    except Exception as e:  # noqa: BLE001
+        return Check("judge endpoint", "FAIL", f"{type(e).__name__}: {e}")
+    return Check("judge endpoint", "OK" if ok else "FAIL", detail)
+
+
+def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> list[Check]:
+    from ..version import __version__
+
+    checks = [Check("wethink-verl", "OK", f"{__version__} at {os.path.dirname(os.path.dirname(__file__))}; Python {sys.version.split()[0]}")]
+    host = host_framework()
+    checks.append(host)
+    if "EasyR1" not in host.detail:
+        checks += [entry_point_declared(), plugins_policy(), registered_in_fresh_process()]
+    checks.append(bounded_math())
+    checks += optional_imports()
+    if judge_url:
+        checks.append(judge_endpoint(judge_url, judge_model))
+    return checks
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check the host framework, plugin registration and dependencies")
+    p.add_argument("--judge-url", help="also send one test item to this OpenAI-compatible judge")
+    p.add_argument("--judge-model", help="model name for --judge-url")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..table import format_table
+
+    checks = run_checks(args.judge_url, args.judge_model)
+    if args.json:
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        print(format_table(["check", "status", "detail"], [[c.name, c.status, c.detail] for c in checks], title="wethink-verl doctor"))
+    return 1 if any(c.status == "FAIL" for c in checks) else 0
