@@ -1,0 +1,545 @@
+"""The judge client: one async interface over any transport (HTTP endpoint, verl's router, Ray).
+
+``LLMJudge.judge(item)`` turns an item (question, reference, answer, reasoning, image) into chat
+messages, sends them through its transport with bounded concurrency, a per-request timeout, a
+total budget per item, jittered exponential backoff on retryable failures, retries on unparseable
+verdicts and a circuit breaker, and returns a ``JudgeOutcome``: it never raises and never hangs.
+
+Identical items are judged once: finished verdicts sit in a bounded LRU (keyed by a digest of
+template, question, reference, answer, and image/reasoning when those are sent), and an item
+identical to one still in flight waits for that request instead of sending its own.
+
+Event loops: ``judge`` runs on the caller's loop (one HTTP session, semaphore and in-flight map per
+loop, created on first use). ``judge_sync`` runs ``judge`` on a background event-loop thread owned
+by the judge (safe from any thread without a loop, e.g. verl's executor threads). The cache,
+statistics and circuit breaker are shared by all loops. This module imports no verl, Ray or torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import weakref
+from collections import Counter
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ..lru import LRU
+from .breaker import CircuitBreaker
+from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers, parse_verdict
+from .types import BREAKER_KINDS, FAILURE_KINDS, JudgeOutcome, TransportError
+
+logger = logging.getLogger("wethink_verl.judge")
+
+REPLY_LOG_CHARS = 400
+
+
+def judge_config(judge_cfg: Mapping[str, Any] | None) -> dict:
+    """``judge_cfg`` over the documented defaults (``reward.config.DEFAULTS["judge"]``)."""
+    from ..reward.config import DEFAULTS, deep_merge
+
+    return deep_merge(DEFAULTS["judge"], dict(judge_cfg or {}))
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+class JudgeStats:
+    """Counters (thread-safe). Item level: requests, cache_hits, inflight_hits, verdicts, failed and
+    failed_by_kind. Request level: calls (requests sent), retries, errors_by_kind (every failed attempt)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.c: Counter = Counter()
+        self.failed_by_kind: Counter = Counter()
+        self.errors_by_kind: Counter = Counter()
+        self.verdicts_by_score: Counter = Counter()
+        self.latency_ms_sum = 0.0
+        self.latency_ms_max = 0.0
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.c[name] += n
+
+    def error(self, kind: str) -> None:
+        with self._lock:
+            self.errors_by_kind[kind] += 1
+
+    def finish(self, out: JudgeOutcome) -> None:
+        with self._lock:
+            if out.failed:
+                self.c["failed"] += 1
+                self.failed_by_kind[out.kind] += 1
+            else:
+                self.c["verdicts"] += 1
+                self.verdicts_by_score[out.score] += 1
+            if not out.cached:
+                self.latency_ms_sum += out.latency_ms
+                self.latency_ms_max = max(self.latency_ms_max, out.latency_ms)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            c = self.c
+            requests = c["requests"]
+            dedupe = c["cache_hits"] + c["inflight_hits"]
+            judged = requests - dedupe
+            return {
+                "requests": requests,
+                "cache_hits": c["cache_hits"],
+                "inflight_hits": c["inflight_hits"],
+                "dedupe_hit_rate": dedupe / requests if requests else 0.0,
+                "calls": c["calls"],
+                "retries": c["retries"],
+                "verdicts": c["verdicts"],
+                "failed": c["failed"],
+                "failed_by_kind": dict(self.failed_by_kind),
+                "errors_by_kind": dict(self.errors_by_kind),
+                "verdicts_by_score": {f"{k:g}": v for k, v in sorted(self.verdicts_by_score.items())},
+                "latency_ms_mean": self.latency_ms_sum / judged if judged > 0 else 0.0,
+                "latency_ms_max": self.latency_ms_max,
+            }
+
+
+# ---- HTTP transport (any OpenAI-compatible endpoint, verl's reward-model router) ---------------
+def chat_completions_url(url: str) -> str:
+    """``host:port`` / ``http://host:port`` -> ``…/v1/chat/completions``; ``…/v1`` (any base path)
+    -> ``…/v1/chat/completions``; a full ``…/chat/completions`` URL is kept."""
+    u = url.strip().rstrip("/")
+    if "://" not in u:
+        u = "http://" + u
+    if u.endswith("/chat/completions"):
+        return u
+    if urlsplit(u).path in ("", "/"):
+        return u + "/v1/chat/completions"
+    return u + "/chat/completions"
+
+
+def models_url(chat_url: str) -> str:
+    return chat_url[: -len("/chat/completions")] + "/models"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _snippet(raw: bytes, n: int = 200) -> str:
+    return raw[:n].decode("utf-8", "replace").replace("\n", " ")
+
+
+class HTTPTransport:
+    """OpenAI chat-completions over a pooled aiohttp session (one per event loop)."""
+
+    name = "http"
+
+    def __init__(self, url: str, model: str | None = None, api_key: str | None = None, pool_size: int = 64):
+        self.endpoint = chat_completions_url(url)
+        self.models_endpoint = models_url(self.endpoint)
+        self.model = model or None
+        self._discovered: str | None = None  # "" = the endpoint has no usable /models
+        self._discovering: dict[int, asyncio.Future] = {}
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self.pool_size = max(1, int(pool_size))
+        self._sessions: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"HTTPTransport({self.endpoint!r}, model={self.model or self._discovered or 'auto'!r})"
+
+    def describe(self) -> str:
+        return f"{self.endpoint} (model {self.model or self._discovered or 'auto'})"
+
+    def _session(self):
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(id(loop))
+        if entry is not None and entry[0] is loop and not entry[1].closed:
+            return entry[1]
+        with self._lock:
+            for key, (lp, _s) in list(self._sessions.items()):
+                if lp.is_closed():
+                    del self._sessions[key]  # a finished asyncio.run(): its session died with it
+            connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout(total=None))
+            self._sessions[id(loop)] = (loop, session)
+        return session
+
+    async def _model_name(self, session, timeout: float) -> str | None:
+        if self.model:
+            return self.model
+        if self._discovered is not None:
+            return self._discovered or None
+        loop = asyncio.get_running_loop()
+        pending = self._discovering.get(id(loop))
+        if pending is not None and not pending.done():
+            return await asyncio.shield(pending)  # one GET /v1/models per loop, not one per request
+        fut = self._discovering[id(loop)] = loop.create_future()
+        try:
+            found = await self._discover(session, timeout)
+        finally:
+            if not fut.done():
+                fut.set_result(self._discovered or None)
+            self._discovering.pop(id(loop), None)
+        return found
+
+    async def _discover(self, session, timeout: float) -> str | None:
+        import aiohttp
+
+        try:
+            async with session.get(self.models_endpoint, timeout=aiohttp.ClientTimeout(total=min(timeout, 10.0))) as resp:
+                body = await resp.read()
+                found = ""
+                if resp.status == 200:
+                    ids = [m.get("id") for m in (json.loads(body).get("data") or []) if isinstance(m, dict)]
+                    found = next((i for i in ids if i), "")
+                self._discovered = found
+                if found:
+                    logger.info("judge endpoint %s serves model %r", self.endpoint, found)
+                else:
+                    logger.info("judge endpoint %s lists no model (HTTP %s): sending requests without one", self.endpoint, resp.status)
+        except Exception:  # noqa: BLE001 - unreachable now: try again with the next request
+            return None
+        return self._discovered or None
+
+    async def complete(self, messages: list[dict], params: Mapping[str, Any], timeout: float) -> str:
+        import aiohttp
+
+        session = self._session()
+        body = {"messages": messages, **params}
+        try:
+            model = await self._model_name(session, timeout)
+            if model:
+                body["model"] = model
+            async with session.post(self.endpoint, data=json.dumps(body), timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+        except TimeoutError as e:  # asyncio.TimeoutError and aiohttp's timeout errors
+            raise TransportError("timeout", f"no reply within {timeout:g} s") from e
+        except aiohttp.ClientError as e:
+            raise TransportError("connection", f"{type(e).__name__}: {e}"[:300]) from e
+        except OSError as e:
+            raise TransportError("connection", f"{type(e).__name__}: {e}"[:300]) from e
+        if status == 429:
+            raise TransportError("rate_limited", f"HTTP 429: {_snippet(raw)}", retry_after)
+        if status >= 500:
+            raise TransportError("server_error", f"HTTP {status}: {_snippet(raw)}", retry_after)
+        if status >= 400:
+            raise TransportError("client_error", f"HTTP {status}: {_snippet(raw)}")
+        try:
+            data = json.loads(raw)
+            content = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise TransportError("bad_response", f"not a chat completion: {_snippet(raw, 120)!r}") from e
+        if isinstance(content, list):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise TransportError("bad_response", "chat completion without text content")
+        return content
+
+    async def aclose(self) -> None:
+        """Close this event loop's session."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._sessions.pop(id(loop), None)
+        if entry is not None and not entry[1].closed:
+            await entry[1].close()
+
+    def close_all(self) -> None:
+        """Best effort for sessions on other loops (scheduled on them if they still run)."""
+        with self._lock:
+            entries = list(self._sessions.values())
+            self._sessions.clear()
+        for loop, session in entries:
+            if not session.closed and not loop.is_closed() and loop.is_running():
+                try:
+                    loop.call_soon_threadsafe(lambda s=session: asyncio.ensure_future(s.close()))
+                except RuntimeError:
+                    pass
+
+
+# ---- the judge ----------------------------------------------------------------------------------
+class _LoopState:
+    def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int):
+        self.loop = loop
+        self.sem = asyncio.Semaphore(concurrency)
+        self.inflight: dict[bytes, asyncio.Future] = {}
+
+
+_live_judges: "weakref.WeakSet[LLMJudge]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_judges() -> None:  # pragma: no cover - interpreter exit
+    for judge in list(_live_judges):
+        try:
+            judge.close(timeout=2.0)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class LLMJudge:
+    """The judge the reward scorer calls (``judge`` / ``judge_sync``); see the module docstring."""
+
+    def __init__(self, cfg: Mapping[str, Any] | None, transport: Any):
+        cfg = judge_config(cfg)
+        self.cfg = cfg
+        self.transport = transport
+        self.template = load_template(cfg["template"])
+        self.tiers = normalize_tiers(cfg["tiers"])
+        self.opts = PromptOptions(
+            tiers=self.tiers,
+            max_question_chars=cfg["max_question_chars"],
+            max_reference_chars=cfg["max_reference_chars"],
+            max_answer_chars=cfg["max_answer_chars"],
+            include_reasoning=bool(cfg["include_reasoning"]),
+            max_reasoning_chars=cfg["max_reasoning_chars"],
+            include_image=bool(cfg["include_image"]),
+            image_dir=cfg.get("image_dir"),
+        )
+        self.params = {"temperature": float(cfg["temperature"]), "max_tokens": int(cfg["max_tokens"])}
+        self.params.update(dict(cfg.get("request_kwargs") or {}))
+        self.timeout_s = float(cfg["timeout_s"])
+        self.max_retries = max(0, int(cfg["max_retries"]))
+        self.parse_retries = max(0, int(cfg["parse_retries"]))
+        self.backoff_s = float(cfg["backoff_s"])
+        self.backoff_max_s = float(cfg["backoff_max_s"])
+        total = cfg.get("total_timeout_s")
+        self.total_timeout_s = float(total) if total else self.timeout_s * (self.max_retries + 1) + self.backoff_max_s * self.max_retries
+        self.concurrency = max(1, int(cfg["concurrency"]))
+        self.cache = LRU(int(cfg["cache_size"]))
+        cb = cfg.get("circuit_breaker") or {}
+        self.breaker = CircuitBreaker(failures=int(cb.get("failures", 10)), reset_s=float(cb.get("reset_s", 30.0)),
+                                      down_s=float(cb.get("down_s", 10.0)))  # fmt: skip
+        self.stats = JudgeStats()
+        self._states: dict[int, _LoopState] = {}
+        self._states_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self._logged_failures = 0
+        _live_judges.add(self)
+
+    def __repr__(self) -> str:
+        return f"LLMJudge({self.describe()})"
+
+    def describe(self) -> str:
+        return f"{self.transport.describe()}, template {self.template.name}, tiers {list(self.tiers)}"
+
+    # ---- public API ---------------------------------------------------------------------------
+    def key(self, item: Mapping[str, Any]) -> bytes:
+        parts = [self.template.name, item.get("question") or "", item.get("reference") or "", item.get("answer") or ""]
+        if self.opts.include_image:
+            parts.append(image_identity(item.get("image")) or "")
+        if self.opts.include_reasoning:
+            parts.append(item.get("reasoning") or "")
+        h = hashlib.blake2b(digest_size=16)
+        for p in parts:
+            b = str(p).encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+        return h.digest()
+
+    async def judge(self, item: Mapping[str, Any]) -> JudgeOutcome:
+        t0 = time.perf_counter()
+        self.stats.add("requests")
+        key = self.key(item)
+        hit = self.cache.get(key) if self.cache.maxsize > 0 else None
+        if hit is not None:
+            self.stats.add("cache_hits")
+            out = hit.but(cached=True, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            self.stats.finish(out)
+            return out
+        st = self._state()
+        shared = st.inflight.get(key)
+        if shared is not None:
+            self.stats.add("inflight_hits")
+            out = await asyncio.shield(shared)
+            out = out.but(cached=not out.failed, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            self.stats.finish(out)
+            return out
+        fut = st.loop.create_future()
+        st.inflight[key] = fut
+        try:
+            out = await self._judge_uncached(item)
+        except asyncio.CancelledError:
+            fut.set_result(JudgeOutcome(failed=True, kind="cancelled", reason="the first identical request was cancelled"))
+            raise
+        except Exception as e:  # noqa: BLE001 - a judge bug must not crash a training step
+            logger.exception("judge client error (counted as internal_error)")
+            out = JudgeOutcome(failed=True, kind="internal_error", reason=f"internal error {type(e).__name__}: {e}"[:300])
+        finally:
+            if st.inflight.get(key) is fut:
+                del st.inflight[key]
+        out = out.but(latency_ms=(time.perf_counter() - t0) * 1000.0)
+        if not fut.done():
+            fut.set_result(out)
+        if not out.failed and self.cache.maxsize > 0:
+            self.cache.put(key, out)
+        self.stats.finish(out)
+        if out.failed:
+            self._log_failure(out)
+        return out
+
+    def judge_sync(self, item: Mapping[str, Any]) -> JudgeOutcome:
+        """``judge`` from synchronous code, on the judge's own event-loop thread."""
+        loop = self._background_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("judge_sync called from the judge's own event loop; await judge() instead")
+        cf = asyncio.run_coroutine_threadsafe(self.judge(item), loop)
+        try:
+            return cf.result(timeout=self.total_timeout_s + 10.0)
+        except concurrent.futures.TimeoutError:
+            cf.cancel()
+            return JudgeOutcome(failed=True, timed_out=True, kind="timeout", reason=f"no verdict within {self.total_timeout_s:g} s")
+
+    async def judge_many(self, items: Iterable[Mapping[str, Any]]) -> list[JudgeOutcome]:
+        return list(await asyncio.gather(*(self.judge(i) for i in items)))
+
+    def judge_many_sync(self, items: Iterable[Mapping[str, Any]]) -> list[JudgeOutcome]:
+        loop = self._background_loop()
+        cf = asyncio.run_coroutine_threadsafe(self.judge_many(list(items)), loop)
+        return cf.result()
+
+    def stats_dict(self) -> dict:
+        out = self.stats.snapshot()
+        out["circuit"] = self.breaker.state
+        out["circuit_opened"] = self.breaker.opened
+        out["endpoint"] = self.transport.describe()
+        return out
+
+    async def aclose(self) -> None:
+        """Release this event loop's resources (the HTTP session)."""
+        with self._states_lock:
+            self._states.pop(id(asyncio.get_running_loop()), None)
+        await self.transport.aclose()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Release everything: the background loop thread and every session."""
+        with self._thread_lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is not None and not loop.is_closed():
+            try:
+                asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
+            except Exception:  # noqa: BLE001
+                pass
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(timeout)
+            if not loop.is_running():
+                loop.close()
+        close_all = getattr(self.transport, "close_all", None)
+        if close_all is not None:
+            close_all()
+        _live_judges.discard(self)
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        st = self._states.get(id(loop))
+        if st is not None and st.loop is loop:
+            return st
+        with self._states_lock:
+            for k, s in list(self._states.items()):
+                if s.loop.is_closed():
+                    del self._states[k]
+            st = self._states[id(loop)] = _LoopState(loop, self.concurrency)
+        return st
+
+    def _background_loop(self) -> asyncio.AbstractEventLoop:
+        with self._thread_lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run():
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=run, name="wethink-judge-loop", daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _backoff(self, n: int, retry_after: float | None) -> float:
+        base = min(self.backoff_max_s, self.backoff_s * (2 ** (n - 1)))
+        delay = base / 2 + random.uniform(0, base / 2)  # "equal jitter": spreads a retry storm
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max_s))
+        return delay
+
+    @staticmethod
+    def _fail(kind: str, reason: str, attempts: int, reply: str | None = None) -> JudgeOutcome:
+        assert kind in FAILURE_KINDS, kind
+        return JudgeOutcome(failed=True, timed_out=kind == "timeout", kind=kind, reason=reason[:300],
+                            reply=None if reply is None else reply[:REPLY_LOG_CHARS], attempts=attempts)  # fmt: skip
+
+    async def _judge_uncached(self, item: Mapping[str, Any]) -> JudgeOutcome:
+        try:
+            messages = build_messages(self.template, item, self.opts)
+        except Exception as e:  # noqa: BLE001 - e.g. an unreadable image file
+            return self._fail("bad_input", f"cannot build the judge prompt: {type(e).__name__}: {e}", 0)
+        st = self._state()
+        attempts = transport_retries = parse_retries = 0
+        try:
+            async with asyncio.timeout(self.total_timeout_s):
+                while True:
+                    if not self.breaker.allow():
+                        return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
+                    attempts += 1
+                    self.stats.add("calls")
+                    try:
+                        async with st.sem:
+                            reply = await self.transport.complete(messages, self.params, self.timeout_s)
+                    except TransportError as e:
+                        self.stats.error(e.kind)
+                        if e.kind in BREAKER_KINDS:
+                            self.breaker.record_failure()
+                        else:
+                            self.breaker.record_success()  # it answered: the endpoint is up
+                        if not e.retryable or transport_retries >= self.max_retries:
+                            return self._fail(e.kind, str(e), attempts)
+                        transport_retries += 1
+                        self.stats.add("retries")
+                        await asyncio.sleep(self._backoff(transport_retries, e.retry_after))
+                        continue
+                    except asyncio.CancelledError:
+                        self.breaker.release_probe()
+                        raise
+                    self.breaker.record_success()
+                    parsed = parse_verdict(reply, self.tiers)
+                    if parsed.score is not None:
+                        return JudgeOutcome(score=parsed.score, reason=parsed.reason, reply=reply[:REPLY_LOG_CHARS], attempts=attempts)
+                    self.stats.error("unparseable")
+                    if parse_retries >= self.parse_retries:
+                        return self._fail("unparseable", f"unparseable verdict: {parsed.reason}", attempts, reply)
+                    parse_retries += 1
+                    self.stats.add("retries")
+        except TimeoutError:
+            self.breaker.release_probe()
+            return self._fail("timeout", f"no verdict within the item budget of {self.total_timeout_s:g} s", attempts)
+
+    def _log_failure(self, out: JudgeOutcome) -> None:
+        self._logged_failures += 1
+        n = self._logged_failures
+        if n <= 20 or n % 100 == 0:
+            s = self.stats.snapshot()
+            logger.warning("judge failed (%s): %s [%d of %d items failed so far%s]", out.kind, out.reason, s["failed"], s["requests"],
+                           "; logging every 100th from now" if n == 20 else "")  # fmt: skip
