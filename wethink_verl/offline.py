@@ -153,7 +153,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. format_weight=0.5")
     p.add_argument("--strict", action="store_true", help="exit 1 when any line has an error")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    j = p.add_argument_group("LLM judge (descriptive samples; README 'LLM judge')")
+    j.add_argument("--judge-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (turns the judge on)")
+    j.add_argument("--judge-model", help="the request's model name (default: ask the endpoint's /v1/models)")
+    j.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable holding the API key")
+    j.add_argument("--judge-ray-name", metavar="NAME", help="use our Ray judge service of this name (turns the judge on)")
+    j.add_argument("--judge-template", help="judge template name or file (default: default)")
+    j.add_argument("--judge-timeout", type=float, help="seconds per judge request (default 60)")
+    j.add_argument("--judge-concurrency", type=int, help="judge requests in flight (default 64)")
+    j.add_argument("--judge-fallback", help="when the judge cannot answer: a verifier name, zero or fixed (default text)")
     p.set_defaults(func=run)
+
+
+def _judge_overrides(args: argparse.Namespace) -> dict:
+    out: dict = {}
+    if getattr(args, "judge_url", None):
+        out.update(enable=True, backend="http", url=args.judge_url)
+    if getattr(args, "judge_ray_name", None):
+        out.update(enable=True, backend="ray", ray={"name": args.judge_ray_name})
+    for flag, key in (("judge_model", "model"), ("judge_api_key_env", "api_key_env"), ("judge_template", "template"),
+                      ("judge_timeout", "timeout_s"), ("judge_concurrency", "concurrency"), ("judge_fallback", "fallback")):  # fmt: skip
+        value = getattr(args, flag, None)
+        if value is not None:
+            out[key] = value
+    return {"judge": out} if out else {}
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -186,15 +209,42 @@ def build_scorer_config(args: argparse.Namespace) -> dict:
     if args.timeout is not None:
         overrides["bounded"]["timeout_s"] = args.timeout
     cfg = deep_merge(load_config_file(args.config), overrides)
+    cfg = deep_merge(cfg, _judge_overrides(args))
     return deep_merge(cfg, parse_overrides(args.set))
 
 
 def run(args: argparse.Namespace) -> int:
     from .reward import RewardScorer
 
-    scorer = RewardScorer(build_scorer_config(args))
-    errors, rows = asyncio.run(_score_file(args, scorer))
+    from .judge import build_judge
+    from .reward.config import build_config
+
+    cfg = build_scorer_config(args)
+    try:
+        judge = build_judge(build_config(cfg)["judge"])
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"judge: {e}")
+    scorer = RewardScorer(cfg, judge=judge)
+
+    async def score_all():
+        try:
+            return await _score_file(args, scorer)
+        finally:
+            if judge is not None:
+                await judge.aclose()
+
+    try:
+        errors, rows = asyncio.run(score_all())
+    finally:
+        if judge is not None:
+            judge.close()
     print(_summary(rows), file=sys.stderr if args.output == "-" else sys.stdout)
+    if judge is not None:
+        js = judge.stats_dict()
+        failed = ", ".join(f"{k} {v}" for k, v in js["failed_by_kind"].items()) or "none"
+        print(f"judge ({js['endpoint']}): {js['requests']} items, {js['calls']} requests, dedupe hits {js['dedupe_hit_rate']:.0%}, "
+              f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config['judge']['fallback']})",
+              file=sys.stderr if args.output == "-" else sys.stdout)  # fmt: skip
     stats = scorer.stats.as_dict()
     if stats["unmapped_values"]:
         print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()))
