@@ -25,9 +25,17 @@ _PHRASE = re.compile(
     rf"|(?:选|答案\s*(?:是|为|:|：)?)\s*{_OPEN}?\s*([A-Z])(?![A-Za-z])"
 )
 _LIST = re.compile(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)?\s*{_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
-_LIST_LETTER = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
+_LIST_LETTER = re.compile(r"[A-Z]")
+# another option marker after a leading "A." / "(A)": "A. cat B. dog" copies the option list
+_MARKER = re.compile(rf"(?:^|\s){_OPEN}([A-Z]){_CLOSE}(?=\s|$|[.:：、,])|(?:^|\s)([A-Z])(?:{_CLOSE}|[.:：、])(?=\s|$)")
 _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
+_NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
+# words that follow an option letter, never the article "a" or the pronoun "I"
+_AFTER_OPTION = {
+    "or", "and", "nor", "is", "was", "seems", "looks", "would", "should", "could", "might", "must",
+    "will", "fits", "matches", "describes", "best", "because", "since", "then", "plus", "too",
+}  # fmt: skip
 _PUNCT = str.maketrans("", "", string.punctuation + "，。：；、！？（）【】")
 
 # "Options: A. cat B. dog", "(A) cat (B) dog", one option per line, "A: cat"
@@ -95,14 +103,18 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
     t = norm.basic(text).strip().strip("\"'“”‘’")
     if not t:
         return [], ""
+    valid = set(choices) if choices else set("ABCDEFGHIJ")
     m = _SINGLE.match(t)
     if m:
         return [m.group(1).upper()], "letter"
     if _LIST.match(t):
-        return sorted(set(_LIST_LETTER.findall(t))), "letter list"
+        letters = set(_LIST_LETTER.findall(t))  # "AC", "A, C", "(A)(C)", "A and C"
+        if letters <= valid:
+            return sorted(letters), "letter list"
     m = _LEADING.match(t)
     if m:
-        return [m.group(1)], "leading letter"
+        others = {a or b for a, b in _MARKER.findall(t[m.end() - 1 :])} & valid
+        return sorted({m.group(1)} | others), "leading letter" if not others - {m.group(1)} else "several option markers"
     phrase = {a or b for a, b in _PHRASE.findall(t)}
     if phrase:
         return sorted(phrase), "answer phrase"
@@ -110,12 +122,16 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
         letters, how = _match_option_text(t, choices)
         if letters:
             return sorted(set(letters)), how
-    valid = set(choices) if choices else set("ABCDEFGHIJ")
     tokens = set()
     for m in _TOKEN.finditer(t):
         letter, after = m.group(1), t[m.end() : m.end() + 2]
-        # "A cat", "I think": an article or a pronoun, not an option
+        # "A cat", "I think": an article or a pronoun, not an option ("A or B", "A is right": options)
         if letter in "AI" and len(after) == 2 and after[0] == " " and after[1].isalpha():
+            next_word = _NEXT_WORD.match(t, m.end())
+            if not next_word or next_word.group(1).lower() not in _AFTER_OPTION:
+                continue
+        # "I'd", "I'm", "I've", "I'll"
+        if letter == "I" and len(after) == 2 and after[0] in "'’" and after[1].isalpha():
             continue
         if letter in valid:
             tokens.add(letter)
