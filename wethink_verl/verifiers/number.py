@@ -20,10 +20,12 @@ from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
 
 _SCI = r"(?:\s*[eE]([-+]?\d{1,4})|\s*(?:×|x|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+−]?\d{1,4})\s*\}?)?"
 _NUMBER = re.compile(
-    r"(?<![\w.^/])([-+−–]?)\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+)(?![\d])" + _SCI + r"(\s*(?:\\?%|percent\b))?"
+    r"(?<![A-Za-z0-9_.^/])([-+−–]?)\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+)(?![\d])" + _SCI + r"(\s*(?:\\?%|percent\b))?"
 )
+# "10^{3}", "10^-2": a bare power of ten (with a mantissa it is part of _SCI)
+_POW10_TAIL = re.compile(r"\s*\^\s*\{?\s*([-+−]?\d{1,4})\s*\}?")
 _FRAC = re.compile(r"([-−]?)\\[dt]?frac\s*\{\s*(-?\d+(?:\.\d+)?)\s*\}\s*\{\s*(-?\d+(?:\.\d+)?)\s*\}")
-_SLASH = re.compile(r"(?<![\w.^/])([-−]?)(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)(?![\w.])")
+_SLASH = re.compile(r"(?<![A-Za-z0-9_.^/])([-−]?)(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)(?![A-Za-z0-9_.])")
 _HEDGE = re.compile(r"\bor\b|\bbetween\b|\bto\b|~|±|\\pm|或|\bapprox", re.IGNORECASE)
 _WORDS = {
     w: i
@@ -52,7 +54,10 @@ def _to_num(sign: str, body: str, exp1: str | None, exp2: str | None, pct: str |
         return None
     exp = exp1 or exp2
     if exp:
-        value *= 10.0 ** int(exp.replace("−", "-"))
+        try:
+            value *= 10.0 ** int(exp.replace("−", "-"))
+        except OverflowError:  # "1e400": not a number a verifier can compare
+            return None
     if sign in ("-", "−", "–"):
         value = -value
     decimals = len(body.split(".", 1)[1]) if "." in body and not exp else 0
@@ -79,8 +84,19 @@ def find_numbers(text: str) -> list[Num]:
     for m in _NUMBER.finditer(t):
         if any(a <= m.start() < b for a, b in taken):
             continue
-        n = _to_num(m.group(1), m.group(2), m.group(3), m.group(4), m.group(5), m.start())
+        exp1, exp2 = m.group(3), m.group(4)
+        if m.group(2) == "10" and not (exp1 or exp2) and not m.group(5):
+            tail = _POW10_TAIL.match(t, m.end())
+            if tail:
+                n = _to_num(m.group(1), "1", tail.group(1), None, None, m.start())
+                if n is not None and math.isfinite(n.value):
+                    found.append(Num(n.value, m.group(0) + tail.group(0), 0, False, m.start()))
+                taken.append((m.start(), tail.end()))  # the exponent is not a number of its own
+                continue
+        n = _to_num(m.group(1), m.group(2), exp1, exp2, m.group(5), m.start())
         if n is not None and math.isfinite(n.value):
+            if exp1 or exp2:
+                n = Num(n.value, m.group(0).strip(), n.decimals, n.percent, n.start)
             found.append(n)
     if not found:
         for m in _WORD.finditer(t):
