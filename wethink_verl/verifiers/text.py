@@ -22,6 +22,9 @@ _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _WS = re.compile(r"\s+")
 _HEDGE = re.compile(r"\bor\b|/|或|\beither\b", re.IGNORECASE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# list separators: "red, blue, green", "cat; dog", "red and blue", "猫、狗"
+_LIST_SEP = re.compile(r"\s*(?:[,;，；、/&|\n]|\band\b|\bor\b|和|或)\s*", re.IGNORECASE)
+_CONJ = re.compile(r"[;；、/&|]|\band\b|\bor\b|和|或", re.IGNORECASE)
 
 
 def _strip_punct(text: str) -> str:
@@ -42,6 +45,22 @@ def anls_key(text: str) -> str:
 
 def _words(key: str) -> int:
     return len(_CJK.findall(key)) + len(_CJK.sub(" ", key).split())
+
+
+def _listed(answer: str, gold_exact: str, short_max_words: int) -> bool:
+    """The answer is a list of short candidates and the gold is one of them ("red, blue, green"
+    for "blue"): a hedge, like "A, B, C, D" for a multiple-choice question."""
+    text = norm.basic(answer)
+    parts = [exact_key(p) for p in _LIST_SEP.split(text)]
+    parts = [p for p in parts if p]
+    if len(parts) < 2 or gold_exact not in parts or len(set(parts)) < 2:
+        return False
+    # two parts joined by a bare comma may be a qualifier ("Paris, France"); a conjunction or
+    # three and more parts is a list
+    if len(parts) == 2 and not _CONJ.search(text):
+        return False
+    limit = max(short_max_words, _words(gold_exact))
+    return all(_words(p) <= limit for p in parts)
 
 
 def _contained(pred: str, gold: str) -> bool:
@@ -73,7 +92,7 @@ def verify_text(
     if answer is None or not str(answer).strip():
         return no_answer()
     pred_exact, pred_anls = exact_key(str(answer)), anls_key(str(answer))
-    if not pred_exact and not pred_anls:
+    if not pred_exact and all(exact_key(g) for g in golds):
         return no_answer("answer is only punctuation")
     best = wrong(pred_exact[:200], "no match")
     for gold in golds:
@@ -84,6 +103,9 @@ def verify_text(
         if mode in ("auto", "exact") and short and gold_exact and _contained(pred_exact, gold_exact):
             if _HEDGE.search(str(answer)):
                 best = hedged(pred_exact[:200], "gold stated among alternatives")
+                continue
+            if _listed(str(answer), gold_exact, short_max_words):
+                best = hedged(pred_exact[:200], "gold listed among other candidates")
                 continue
             if _words(pred_exact) <= _words(gold_exact) + containment_slack:
                 return right(pred_exact[:200], "gold stated in a short answer")
