@@ -30,7 +30,11 @@ _CJK_PREFIXES = (
     ("有", "yes"), ("はい", "yes"), ("네", "yes"), ("예", "yes"),
 )  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_ALT = re.compile(r"\bor\b|/|或|\boder\b|\bou\b|\bo\b", re.IGNORECASE)
+_ALT = re.compile(r"\bor\b|/|或|还是|\boder\b|\bou\b|\bo\b", re.IGNORECASE)
+# one-letter words count only as the whole answer ("n/a" is not "no")
+_SINGLE_LETTER = {"y", "n"}
+# CJK hedges: "是不是" (yes-or-not), "是或否", "对/错", "有没有"
+_CJK_HEDGE = re.compile(r"是不是|对不对|有没有|(?:是|对|正确|有).{0,2}(?:或|还是|/).{0,2}(?:否|不|错|没有)|(?:否|不|错|没有).{0,2}(?:或|还是|/).{0,2}(?:是|对|正确|有)")
 
 
 def read_polarity(text: str) -> tuple[str | None, str]:
@@ -38,6 +42,8 @@ def read_polarity(text: str) -> tuple[str | None, str]:
     t = norm.basic(text).lower().strip(" \"'“”‘’*()[]")
     if not t:
         return None, "empty"
+    if _CJK_HEDGE.search(t):
+        return None, "hedged between yes and no"
     for prefix, polarity in _CJK_PREFIXES:
         if t.startswith(prefix):
             return polarity, f"starts with {prefix}"
@@ -45,8 +51,14 @@ def read_polarity(text: str) -> tuple[str | None, str]:
     if not words:
         return None, "no words"
     first = words[0]
+    if first in _SINGLE_LETTER and len(words) > 1:
+        first = ""
     strong = {("yes" if w in _YES_WORDS else "no") for w in words if w in _STRONG}
     if len(strong) == 2 and _ALT.search(t):
+        return None, "hedged between yes and no"
+    # "Yes and no", "yes, no", "No. Yes." : both answers up front
+    lead = [("yes" if w in _YES_WORDS else "no") for w in words[:3] if w in _STRONG]
+    if len(set(lead)) == 2:
         return None, "hedged between yes and no"
     if first in _YES_WORDS:
         return "yes", f"first word {first!r}"
