@@ -11,6 +11,7 @@ scores 0.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Sequence
 
@@ -26,20 +27,33 @@ _BOX_KEYS = ("bbox_2d", "bbox", "box", "bounding_box")
 MAX_PARSED_BOXES = 200
 
 
-def _from_json(obj: Any, out: list[Box]) -> None:
-    if len(out) >= MAX_PARSED_BOXES:
+_DEGENERATE: Box = (0.0, 0.0, 0.0, 0.0)
+MAX_JSON_DEPTH = 6  # [{"bbox_2d": [..]}] is depth 3; deeper nesting is not a box list
+
+
+def _coords(values: Sequence[Any]) -> Box | None:
+    if len(values) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    box = tuple(float(v) for v in values)
+    # NaN/Infinity: kept as a degenerate box, so it still counts as a miss
+    return box if all(math.isfinite(v) for v in box) else _DEGENERATE  # type: ignore[return-value]
+
+
+def _from_json(obj: Any, out: list[Box], depth: int = 0) -> None:
+    if len(out) >= MAX_PARSED_BOXES or depth > MAX_JSON_DEPTH:
         return
     if isinstance(obj, dict):
         for key in _BOX_KEYS:
             if key in obj:
-                _from_json(obj[key], out)
+                _from_json(obj[key], out, depth + 1)
                 return
     elif isinstance(obj, (list, tuple)):
-        if len(obj) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
-            out.append(tuple(float(v) for v in obj))  # type: ignore[arg-type]
+        box = _coords(obj)
+        if box is not None:
+            out.append(box)
         else:
             for item in obj:
-                _from_json(item, out)
+                _from_json(item, out, depth + 1)
 
 
 def parse_boxes(value: Any) -> list[Box]:
@@ -58,12 +72,12 @@ def parse_boxes(value: Any) -> list[Box]:
             _from_json(json.loads(text[first : last + 1]), out)
             if out:
                 return out
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser's stack
             pass
-    boxes = [tuple(float(g) for g in m.groups()) for m in _BRACKET.finditer(text)]
+    boxes = [b for b in (_coords([float(g) for g in m.groups()]) for m in _BRACKET.finditer(text)) if b]
     if not boxes:
-        boxes = [tuple(float(g) for g in m.groups()) for m in _PAIRS.finditer(text)]
-    return boxes[:MAX_PARSED_BOXES]  # type: ignore[return-value]
+        boxes = [b for b in (_coords([float(g) for g in m.groups()]) for m in _PAIRS.finditer(text)) if b]
+    return boxes[:MAX_PARSED_BOXES]
 
 
 def area(b: Box) -> float:
