@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import Any
 
 from ..lru import LRU
@@ -66,8 +67,11 @@ def quick_compare(pred: str, gold: str) -> Verdict | None:
     return None
 
 
-def symbolic_compare(pred: str, gold: str, timeout: float | None = None, **verify_options: Any) -> Verdict:
-    """Math-Verify in a bounded worker; cached."""
+def symbolic_compare(
+    pred: str, gold: str, timeout: float | None = None, *, cache_timeout: bool = True, **verify_options: Any
+) -> Verdict:
+    """Math-Verify in a bounded worker; cached. ``cache_timeout=False`` when ``timeout`` is only
+    what was left of a larger budget: a timeout then says nothing about the pair itself."""
     key = (gold, pred, tuple(sorted(verify_options.items())))
     cached = _cache.get(key)
     if cached is not None:
@@ -90,7 +94,8 @@ def symbolic_compare(pred: str, gold: str, timeout: float | None = None, **verif
         verdict = Verdict(0.0, shown, f"math-verify {outcome.detail}", "timeout")
     else:
         verdict = Verdict(0.0, shown, f"math-verify {outcome.status}: {outcome.detail}"[:300], "error")
-    if outcome.status in ("ok", "timeout", "memory"):  # deterministic enough to reuse; crashes are retried
+    # deterministic enough to reuse; crashes are retried
+    if outcome.status in ("ok", "memory") or (outcome.status == "timeout" and cache_timeout):
         _cache.put(key, verdict)
     return verdict
 
@@ -108,13 +113,23 @@ def verify_math(answer: str, ground_truth: Any, *, timeout: float | None = None,
         return no_answer()
     pred = str(answer).strip()
     best: Verdict | None = None
+    budget: float | None = None
+    deadline = 0.0
     for gold in golds:
         verdict = quick_compare(pred, gold)
         if verdict is None and symbolic:
             if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
                 verdict = wrong(canonical(pred)[:200], f"expression longer than {MAX_SYMBOLIC_CHARS} chars: not compared")
             else:
-                verdict = symbolic_compare(pred, gold, timeout, **verify_options)
+                # one budget for the whole call, however many golds need symbolic work
+                if budget is None:
+                    budget = float(timeout) if timeout is not None else bounded.get_pool().timeout
+                    deadline = time.monotonic() + budget
+                left = deadline - time.monotonic()
+                if left <= 0.01:
+                    verdict = Verdict(0.0, canonical(pred)[:200], f"math-verify budget of {budget:g} s used up by earlier golds", "timeout")
+                else:
+                    verdict = symbolic_compare(pred, gold, min(left, budget), cache_timeout=left >= 0.95 * budget, **verify_options)
         elif verdict is None:
             verdict = wrong(canonical(pred)[:200], "differs (symbolic comparison off)")
         if verdict.score == 1.0:

@@ -1,0 +1,148 @@
+"""math: the cheap path, Math-Verify gold-first behind the bounded pool, the cache, the budget."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from wethink_verl.verifiers import bounded, get_verifier
+from wethink_verl.verifiers.math import canonical, quick_compare, verify_math
+
+SLACK_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = bounded.get_pool()
+    pool.warm_up()
+    return pool
+
+
+def _fresh(n: int = 0) -> str:
+    """An integer no earlier test used (keeps the cache out of the way)."""
+    return str(int(uuid.uuid4().int % 10**9) + n)
+
+
+def test_registered_under_its_public_name():
+    spec = get_verifier("math")
+    assert spec.fn is verify_math and spec.blocking
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("\\frac{1}{2}", "\\frac{1}{2}"), ("\\dfrac{1}{2}", "\\frac{1}{2}"), ("$\\frac{2}{4}$", "\\frac{1}{2}"), ("0.5", "\\frac{1}{2}"),
+     ("60^\\circ", "60"), ("60°", "60"), ("x=3", "3"), ("1,000", "1000"), ("\\text{5}", "5"), ("\\left( 1 \\right)", "(1)"),
+     ("50\\%", "0.5"), ("\\sqrt{2}", "\\sqrt{2}"), ("2.0", "2")],
+)  # fmt: skip
+def test_cheap_path_decides_easy_right_answers_without_the_pool(pool, answer, gold):
+    before = pool.stats.calls
+    v = verify_math(answer, gold)
+    assert v.score == 1.0 and v.status == "ok", v
+    assert pool.stats.calls == before, "the cheap path must not call a worker"
+
+
+@pytest.mark.parametrize("answer, gold", [("3", "4"), ("0.5", "\\frac{1}{3}"), ("-2", "2"), ("1,001", "1000")])
+def test_cheap_path_decides_easy_wrong_numbers_without_the_pool(pool, answer, gold):
+    before = pool.stats.calls
+    v = verify_math(answer, gold)
+    assert v.score == 0.0 and v.status == "ok", v
+    assert pool.stats.calls == before
+
+
+def test_quick_compare_defers_to_symbolic():
+    assert quick_compare("x^2+2x+1", "(x+1)^2") is None
+    assert quick_compare("", "1").status == "no_answer"
+    assert canonical("$\\dfrac{1}{2}\\,$") == "\\frac{1}{2}"
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("x^2+2x+1", "(x+1)^2"), ("\\{2,1\\}", "\\{1,2\\}"), ("+\\infty", "\\infty"), ("10", "\\binom{5}{2}"),
+     ("1", "\\sin^2 x+\\cos^2 x"), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"), ("(1,2)", "1<x<2")],
+)  # fmt: skip
+def test_symbolic_equivalence_goes_to_math_verify(pool, answer, gold):
+    v = verify_math(answer, gold)
+    assert v.score == 1.0 and v.status == "ok", v
+    assert "math-verify" in v.reason, v
+
+
+def test_gold_first_asymmetry(pool):
+    # an unsolved inequality in the answer must not match an interval in the gold…
+    v = verify_math("1<x<2", "(1,2)")
+    assert v.score == 0.0 and v.status == "ok", v
+    # …while an interval answer matches an inequality gold
+    assert verify_math("(1,2)", "1<x<2").score == 1.0
+
+
+def test_wrong_expressions(pool):
+    assert verify_math("x^2+1", "(x+1)^2").score == 0.0
+    assert verify_math("\\sqrt{3}", "\\sqrt{2}").score == 0.0
+
+
+def test_results_are_cached(pool):
+    n = _fresh()
+    answer, gold = f"{n}+x", f"x+{n}"
+    before = pool.stats.calls
+    first = verify_math(answer, gold)
+    assert first.score == 1.0 and not first.cached
+    assert pool.stats.calls == before + 1
+    second = verify_math(answer, gold)
+    assert second.score == 1.0 and second.cached
+    assert pool.stats.calls == before + 1, "a cached pair must not call a worker"
+
+
+def test_power_tower_times_out_with_a_reason_within_budget(pool):
+    t = time.monotonic()
+    v = verify_math("9^{9^{9^{9}}}", "1")
+    assert time.monotonic() - t < pool.timeout + SLACK_S
+    assert v.score == 0.0 and v.status == "timeout" and "killed" in v.reason
+    # a timeout is cached: the second call is instant
+    t = time.monotonic()
+    assert verify_math("9^{9^{9^{9}}}", "1").cached
+    assert time.monotonic() - t < 0.5
+
+
+def test_one_budget_for_all_golds(pool):
+    # regression: each gold got the full budget, so k slow golds took k x 2 s
+    tower = "7^{7^{7^{7}}}"
+    t = time.monotonic()
+    v = verify_math(tower, ["1", "2", "3", "x+" + _fresh()])
+    assert time.monotonic() - t < pool.timeout + SLACK_S
+    assert v.status == "timeout"
+
+
+def test_timeout_option(pool):
+    t = time.monotonic()
+    v = verify_math("5^{5^{5^{5^{5}}}}", "2", timeout=0.5)
+    assert time.monotonic() - t < 0.5 + SLACK_S
+    assert v.status == "timeout"
+
+
+def test_symbolic_off_uses_only_the_cheap_path(pool):
+    before = pool.stats.calls
+    v = verify_math("x^2+2x+1", "(x+1)^2", symbolic=False)
+    assert v.score == 0.0 and "symbolic comparison off" in v.reason
+    assert verify_math("0.5", "\\frac{1}{2}", symbolic=False).score == 1.0
+    assert pool.stats.calls == before
+
+
+def test_long_expressions_are_not_sent_to_sympy(pool):
+    before = pool.stats.calls
+    v = verify_math("x+" * 600 + "1", "(x+1)^2")
+    assert v.score == 0.0 and "longer than" in v.reason
+    assert pool.stats.calls == before
+
+
+def test_no_answer_and_invalid_gold(pool):
+    assert verify_math("", "1").status == "no_answer"
+    assert verify_math(None, "1").status == "no_answer"
+    assert verify_math("1", "").status == "invalid_gold"
+    v = verify_math("x+" + _fresh(), "\\frac{")
+    assert v.score == 0.0 and v.status in ("invalid_gold", "ok")
+
+
+def test_several_golds(pool):
+    assert verify_math("4", ["3", "4"]).score == 1.0
+    assert verify_math("x^2+2x+1", ["x", "(x+1)^2"]).score == 1.0
