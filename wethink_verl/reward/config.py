@@ -160,8 +160,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def deep_merge(base: dict, override: Mapping) -> dict:
-    out = copy.deepcopy(base)
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    out = copy.deepcopy(_plain(base))  # a DictConfig inside base must merge, not be replaced
     for key, value in _plain(override).items():
         if "." in key:
             nested: dict = {}
