@@ -39,6 +39,14 @@ def flatten_text(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict], int
     return out, dropped
 
 
+def error_kind(e: BaseException) -> str:
+    """A bad request (too long, bad image: the item's fault) or a backend failure."""
+    names = {c.__name__ for c in type(e).__mro__}
+    if isinstance(e, ValueError) or names & {"VLLMClientError", "VLLMValidationError"}:
+        return "client_error"
+    return "server_error"
+
+
 def _isolate(generate_one, conversations, params) -> list[dict]:
     """Run items one by one so that one bad item cannot fail the others."""
     out = []
@@ -46,8 +54,7 @@ def _isolate(generate_one, conversations, params) -> list[dict]:
         try:
             out.extend(generate_one([conv], params))
         except Exception as e:  # noqa: BLE001
-            kind = "client_error" if isinstance(e, ValueError) else "server_error"
-            out.append({"error": f"{type(e).__name__}: {e}"[:300], "kind": kind})
+            out.append({"error": f"{type(e).__name__}: {e}"[:300], "kind": error_kind(e)})
     return out
 
 
@@ -157,7 +164,7 @@ class VLLMBackend:
             return self._chat(conversations, params)
         except Exception as e:  # noqa: BLE001 - one bad item (too long, bad image) fails vLLM's whole call
             if len(conversations) == 1:
-                return [{"error": f"{type(e).__name__}: {e}"[:300], "kind": "client_error" if isinstance(e, ValueError) else "server_error"}]
+                return [{"error": f"{type(e).__name__}: {e}"[:300], "kind": error_kind(e)}]
             logger.warning("vLLM batch failed; judging its %d items one by one", len(conversations), exc_info=True)
             return _isolate(self._chat, conversations, params)
 

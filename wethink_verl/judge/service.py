@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ class JudgeService:
         from .backends import make_backend
 
         self.cfg = dict(cfg)
+        self.started_at = time.time()
         t0 = time.perf_counter()
         self.backend = make_backend(self.cfg)
         self.load_s = time.perf_counter() - t0
@@ -69,6 +71,8 @@ class JudgeService:
             "max_batch_size": self.max_batch_size,
             "max_wait_ms": self.max_wait_s * 1000.0,
             "load_s": round(self.load_s, 3),
+            "started_at": self.started_at,
+            "pid": os.getpid(),
             "requests": self.counters["requests"],
             "batches": batches,
             "items": self.counters["items"],
