@@ -24,7 +24,10 @@ _PHRASE = re.compile(
     rf"(?i:option\s*)?{_OPEN}?\s*([A-Z])(?![A-Za-z])"
     rf"|(?:选|答案\s*(?:是|为|:|：)?)\s*{_OPEN}?\s*([A-Z])(?![A-Za-z])"
 )
-_LIST = re.compile(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)?\s*{_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
+# one way only to read each gap ("\s*sep\s*" or at most one space): the old "\s*(?:sep)?\s*" let
+# every space go to either side, 2^n ways to fail on "A or B A or B … A o" (minutes at 4000 chars)
+_LIST = re.compile(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)\s*|\s?){_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
+_MAX_LIST_CHARS = 80  # "(A), (B), (C), (D), (E), (F), (G), (H), (I) and (J)." fits
 _LIST_LETTER = re.compile(r"[A-Z]")
 # another option marker after a leading "A." / "(A)": "A. cat B. dog" copies the option list
 _MARKER = re.compile(rf"(?:^|\s){_OPEN}([A-Z]){_CLOSE}(?=\s|$|[.:：、,])|(?:^|\s)([A-Z])(?:{_CLOSE}|[.:：、])(?=\s|$)")
@@ -39,7 +42,7 @@ _AFTER_OPTION = {
 _PUNCT = str.maketrans("", "", string.punctuation + "，。：；、！？（）【】")
 
 # "Options: A. cat B. dog", "(A) cat (B) dog", one option per line, "A: cat"
-_OPTION_LINE = re.compile(r"^\s*[\(\[]?([A-J])[\)\]]?\s*[.:：、)]\s*(.+?)\s*$", re.MULTILINE)
+_OPTION_LINE = re.compile(r"[\(\[]?([A-J])[\)\]]?\s*[.:：、)]\s*(.+)")  # on one stripped line
 _OPTION_INLINE = re.compile(r"\(([A-J])\)\s*([^()]+?)(?=\s*\([A-J]\)|$)", re.DOTALL)
 
 
@@ -52,9 +55,12 @@ def parse_choices(problem: str | None) -> dict[str, str]:
     if not problem:
         return {}
     text = norm.cap(str(problem), 8000)
-    for pattern in (_OPTION_LINE, _OPTION_INLINE):
+    # one option per line: matched line by line on stripped lines (a MULTILINE "(.+?)\s*$" was
+    # quadratic in trailing spaces)
+    line_matches = (_OPTION_LINE.fullmatch(line.strip()) for line in text.splitlines())
+    for matches in ([m for m in line_matches if m], _OPTION_INLINE.finditer(text)):
         found: dict[str, str] = {}
-        for m in pattern.finditer(text):
+        for m in matches:
             letter, body = m.group(1), m.group(2).strip()
             if letter not in found and body:
                 found[letter] = body
@@ -107,7 +113,7 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
     m = _SINGLE.match(t)
     if m:
         return [m.group(1).upper()], "letter"
-    if _LIST.match(t):
+    if len(t) <= _MAX_LIST_CHARS and _LIST.match(t):
         letters = set(_LIST_LETTER.findall(t))  # "AC", "A, C", "(A)(C)", "A and C"
         if letters <= valid:
             return sorted(letters), "letter list"

@@ -23,6 +23,7 @@ Box = tuple[float, float, float, float]
 _NUM = r"\s*(-?\d+(?:\.\d+)?)\s*"
 _BRACKET = re.compile(r"\[" + ",".join([_NUM] * 4) + r"\]")
 _PAIRS = re.compile(r"\(" + _NUM + "," + _NUM + r"\)\s*,?\s*(?:to|-)?\s*\(" + _NUM + "," + _NUM + r"\)")
+_WS = re.compile(r"\s+")
 _BOX_KEYS = ("bbox_2d", "bbox", "box", "bounding_box")
 MAX_PARSED_BOXES = 200
 
@@ -63,7 +64,9 @@ def parse_boxes(value: Any) -> list[Box]:
         out: list[Box] = []
         _from_json(value if not hasattr(value, "tolist") else value.tolist(), out)
         return out
-    text = norm.fold_width(norm.cap(value)).replace("```json", "").replace("```", "")
+    # whitespace runs collapsed first: _PAIRS has three \s* around optional separators, cubic in
+    # the length of a run ("(1,2)" + 4000 spaces took about a minute)
+    text = _WS.sub(" ", norm.fold_width(norm.cap(value)).replace("```json", "").replace("```", ""))
     first = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
     last = max(text.rfind("]"), text.rfind("}"))
     if 0 <= first < last:
