@@ -113,6 +113,11 @@ async def test_scripted_judge_server_slow_and_hanging_replies_time_out(make_judg
     t0 = time.perf_counter()
     out = await judge.judge(item("hang", question="budget"))
     assert out.timed_out and "budget" in out.reason and time.perf_counter() - t0 < 1.5
+    # waiting for a request slot counts against the budget too
+    judge = make_judge(timeout_s=5.0, total_timeout_s=0.4, concurrency=1)
+    t0 = time.perf_counter()
+    first, queued = await judge.judge_many([item("hang", question="slot1"), item("score=1", question="slot2")])
+    assert first.timed_out and queued.timed_out and "request slot" in queued.reason and time.perf_counter() - t0 < 1.5
 
 
 async def test_scripted_judge_server_dropped_connections_and_refused_port(make_judge):

@@ -224,7 +224,7 @@ class HTTPTransport:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
-        except TimeoutError as e:  # asyncio.TimeoutError and aiohttp's timeout errors
+        except asyncio.TimeoutError as e:  # aiohttp's timeout errors derive from it
             raise TransportError("timeout", f"no reply within {timeout:g} s") from e
         except aiohttp.ClientError as e:
             raise TransportError("connection", f"{type(e).__name__}: {e}"[:300]) from e
@@ -497,44 +497,57 @@ class LLMJudge:
         except Exception as e:  # noqa: BLE001 - e.g. an unreadable image file
             return self._fail("bad_input", f"cannot build the judge prompt: {type(e).__name__}: {e}", 0)
         st = self._state()
+        loop = st.loop
+        deadline = loop.time() + self.total_timeout_s  # the item's whole budget: queueing, requests, backoff
+        budget = f"the item budget of {self.total_timeout_s:g} s"
         attempts = transport_retries = parse_retries = 0
-        try:
-            async with asyncio.timeout(self.total_timeout_s):
-                while True:
-                    if not self.breaker.allow():
-                        return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
-                    attempts += 1
-                    self.stats.add("calls")
-                    try:
-                        async with st.sem:
-                            reply = await self.transport.complete(messages, self.params, self.timeout_s)
-                    except TransportError as e:
-                        self.stats.error(e.kind)
-                        if e.kind in BREAKER_KINDS:
-                            self.breaker.record_failure()
-                        else:
-                            self.breaker.record_success()  # it answered: the endpoint is up
-                        if not e.retryable or transport_retries >= self.max_retries:
-                            return self._fail(e.kind, str(e), attempts)
-                        transport_retries += 1
-                        self.stats.add("retries")
-                        await asyncio.sleep(self._backoff(transport_retries, e.retry_after))
-                        continue
-                    except asyncio.CancelledError:
-                        self.breaker.release_probe()
-                        raise
-                    self.breaker.record_success()
-                    parsed = parse_verdict(reply, self.tiers)
-                    if parsed.score is not None:
-                        return JudgeOutcome(score=parsed.score, reason=parsed.reason, reply=reply[:REPLY_LOG_CHARS], attempts=attempts)
-                    self.stats.error("unparseable")
-                    if parse_retries >= self.parse_retries:
-                        return self._fail("unparseable", f"unparseable verdict: {parsed.reason}", attempts, reply)
-                    parse_retries += 1
-                    self.stats.add("retries")
-        except TimeoutError:
-            self.breaker.release_probe()
-            return self._fail("timeout", f"no verdict within the item budget of {self.total_timeout_s:g} s", attempts)
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return self._fail("timeout", f"no verdict within {budget}", attempts)
+            if not self.breaker.allow():
+                return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
+            attempts += 1
+            self.stats.add("calls")
+            try:
+                if st.sem.locked():  # all slots busy: wait for one, within the budget
+                    await asyncio.wait_for(st.sem.acquire(), remaining)
+                else:
+                    await st.sem.acquire()
+                try:
+                    reply = await self.transport.complete(messages, self.params, min(self.timeout_s, max(0.001, deadline - loop.time())))
+                finally:
+                    st.sem.release()
+            except asyncio.TimeoutError:
+                self.breaker.release_probe()
+                return self._fail("timeout", f"no free request slot within {budget} (judge.concurrency={self.concurrency})", attempts)
+            except TransportError as e:
+                self.stats.error(e.kind)
+                if e.kind in BREAKER_KINDS:
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.record_success()  # it answered: the endpoint is up
+                if not e.retryable or transport_retries >= self.max_retries:
+                    return self._fail(e.kind, str(e), attempts)
+                delay = self._backoff(transport_retries + 1, e.retry_after)
+                if delay >= deadline - loop.time():
+                    return self._fail(e.kind, f"{e}; no time left in {budget}", attempts)
+                transport_retries += 1
+                self.stats.add("retries")
+                await asyncio.sleep(delay)
+                continue
+            except asyncio.CancelledError:
+                self.breaker.release_probe()
+                raise
+            self.breaker.record_success()
+            parsed = parse_verdict(reply, self.tiers)
+            if parsed.score is not None:
+                return JudgeOutcome(score=parsed.score, reason=parsed.reason, reply=reply[:REPLY_LOG_CHARS], attempts=attempts)
+            self.stats.error("unparseable")
+            if parse_retries >= self.parse_retries:
+                return self._fail("unparseable", f"unparseable verdict: {parsed.reason}", attempts, reply)
+            parse_retries += 1
+            self.stats.add("retries")
 
     def _log_failure(self, out: JudgeOutcome) -> None:
         self._logged_failures += 1

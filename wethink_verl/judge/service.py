@@ -111,7 +111,7 @@ class JudgeService:
                     break
                 try:
                     pending.append(await asyncio.wait_for(queue.get(), remaining))
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     break
             key = json.dumps(pending[0][2], sort_keys=True, default=str)
             batch = [r for r in pending if json.dumps(r[2], sort_keys=True, default=str) == key][: self.max_batch_size]
@@ -223,7 +223,7 @@ class RayServiceTransport:
         ref = handle.generate.remote(messages, dict(params))
         try:
             res = await asyncio.wait_for(_await_ref(ref), timeout)
-        except TimeoutError as e:
+        except asyncio.TimeoutError as e:
             try:
                 ray.cancel(ref)
             except Exception:  # noqa: BLE001
