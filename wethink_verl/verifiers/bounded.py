@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib
+import io
 import logging
 import multiprocessing
 import os
@@ -94,7 +95,8 @@ def _worker_main(conn, memory_limit_mb: int | None) -> None:
 class _Worker:
     def __init__(self, ctx, memory_limit_mb: int | None):
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
+        process_class = _process_class(ctx)
+        self.proc = process_class(target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
         self.proc.start()
         child.close()
         self.conn = parent
@@ -132,14 +134,73 @@ class _Worker:
             pass
 
 
+try:  # forkserver needs fd passing (POSIX)
+    from multiprocessing import forkserver as _mp_forkserver
+    from multiprocessing import popen_forkserver as _popen_forkserver
+    from multiprocessing import spawn as _mp_spawn
+    from multiprocessing import util as _mp_util
+    from multiprocessing.context import ForkServerProcess as _ForkServerProcess
+    from multiprocessing.context import reduction as _reduction
+    from multiprocessing.context import set_spawning_popen as _set_spawning_popen
+except ImportError:  # pragma: no cover
+    _ForkServerProcess = None
+
+
+if _ForkServerProcess is not None:
+
+    class _NoMainPopen(_popen_forkserver.Popen):
+        """``popen_forkserver.Popen`` whose child never imports the caller's ``__main__``.
+
+        multiprocessing's spawn and forkserver children re-import the parent's main module (as
+        ``__mp_main__``) before running the target. For a script without an ``if __name__ ==
+        "__main__"`` guard that re-runs the script in every worker, which then tries to start its
+        own pool and dies ("An attempt has been made to start a new process before the current
+        process has finished its bootstrapping phase"): every bounded call came back "crashed".
+        With a guard it still costs a full re-import of the caller (verl, torch…) per worker.
+        Workers need nothing from ``__main__`` (the target is ``_worker_main``, arguments are
+        plain data), so the main-module entries are dropped from the preparation data.
+        """
+
+        # the body of popen_forkserver.Popen._launch (CPython 3.10-3.13), minus the main module
+        def _launch(self, process_obj):
+            prep_data = _mp_spawn.get_preparation_data(process_obj._name)
+            prep_data.pop("init_main_from_name", None)
+            prep_data.pop("init_main_from_path", None)
+            buf = io.BytesIO()
+            _set_spawning_popen(self)
+            try:
+                _reduction.dump(prep_data, buf)
+                _reduction.dump(process_obj, buf)
+            finally:
+                _set_spawning_popen(None)
+            self.sentinel, w = _mp_forkserver.connect_to_new_process(self._fds)
+            _parent_w = os.dup(w)
+            self.finalizer = _mp_util.Finalize(self, _mp_util.close_fds, (_parent_w, self.sentinel))
+            with open(w, "wb", closefd=True) as f:
+                f.write(buf.getbuffer())
+            self.pid = _mp_forkserver.read_signed(self.sentinel)
+
+    class _NoMainForkServerProcess(_ForkServerProcess):
+        @staticmethod
+        def _Popen(process_obj):
+            return _NoMainPopen(process_obj)
+
+
+def _process_class(ctx):
+    if ctx.get_start_method() == "forkserver" and _ForkServerProcess is not None:
+        return _NoMainForkServerProcess
+    return ctx.Process
+
+
 def _context():
     method = os.environ.get("WETHINK_MP_START") or (
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     )
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        # replaces the default ['__main__'] preload: workers must not re-run the caller's script;
-        # has no effect when a forkserver already runs in this process (workers then import lazily)
+        # replaces the default ['__main__'] preload: the forkserver must not run the caller's
+        # script either; has no effect when a forkserver already runs in this process (workers
+        # then import lazily)
         ctx.set_forkserver_preload(list(_PRELOAD))
     return ctx
 

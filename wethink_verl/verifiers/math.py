@@ -36,6 +36,12 @@ _LHS = re.compile(r"^[a-zA-Z]\w*(?:\([a-z]\))?=")
 _cache = LRU(65536)
 
 
+def clear_cache() -> None:
+    """Forget cached Math-Verify results (tests and benchmarks that must recompute)."""
+    global _cache
+    _cache = LRU(_cache.maxsize)
+
+
 def canonical(text: str) -> str:
     t = norm.strip_outer_math(norm.fold_width(norm.cap(text)))
     t = _TEXT.sub(r"\1", t)
