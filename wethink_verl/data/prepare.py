@@ -129,6 +129,8 @@ def _iter_json_array(path: str, chunk_size: int = READ_CHUNK) -> Iterator[RawRow
                 return
             index = 0
             while True:
+                if not peek():  # raw_decode does not skip leading whitespace; peek does
+                    raise InputError(f"{path}: the array ends without ']' after element {index - 1}")
                 while True:
                     try:
                         value, end = decoder.raw_decode(buf, pos)

@@ -260,9 +260,10 @@ def write_synthetic_wethink(
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 from PIL import Image
 
-                Image.new("RGB", (64, 48), (10, 120, 200)).save(path, quality=95)
-                with open(path, "r+b") as g:
-                    g.truncate(os.path.getsize(path) // 2)
+                noise = random.Random(i).randbytes(128 * 96 * 3)
+                Image.frombytes("RGB", (128, 96), noise).save(path, quality=95)
+                with open(path, "r+b") as g:  # an interrupted download: headers intact, scan data cut
+                    g.truncate(os.path.getsize(path) * 3 // 5)
                 rec["image_path"] = rel_bad
             elif bad == "empty problem":
                 rec["problem"] = "   \n "
