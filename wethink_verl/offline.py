@@ -21,14 +21,24 @@ from .table import format_table
 CHUNK = 512
 
 
+class _BadLine(str):
+    """A line that could not even be decoded; its text is the reason."""
+
+
 def _read_lines(path: str) -> Iterator[tuple[int, str]]:
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    # bytes, decoded line by line: one undecodable line must not stop the run
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     try:
-        for lineno, line in enumerate(stream, 1):
+        for lineno, raw in enumerate(stream, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield lineno, _BadLine(f"invalid UTF-8: {e}")
+                continue
             if line.strip():
                 yield lineno, line
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
 
 
@@ -81,6 +91,22 @@ def _summary(rows: list[tuple[str, str, dict]]) -> str:
     return format_table(headers, table_rows, title="Scores by verifier and category")
 
 
+async def _score_isolated(scorer, samples: list[dict], concurrency: int) -> list[dict]:
+    """``ascore`` each sample; an unexpected exception becomes that line's error, not the run's end."""
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(sample: dict) -> dict:
+        async with sem:
+            try:
+                return await scorer.ascore(sample)
+            except Exception as e:  # noqa: BLE001 - a bad line never stops the run
+                reason = f"scoring raised {type(e).__name__}: {e}"[:300]
+                return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": str(sample.get("verifier") or "none"),
+                        "reason": reason, "error": reason}  # fmt: skip
+
+    return list(await asyncio.gather(*(one(s) for s in samples)))
+
+
 async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
     from tqdm import tqdm
 
@@ -96,7 +122,7 @@ async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
         async def flush():
             nonlocal errors
             todo = [(i, s) for i, (_, _, s, _) in enumerate(batch) if s is not None]
-            results = await scorer.ascore_many([s for _, s in todo], concurrency=args.concurrency)
+            results = await _score_isolated(scorer, [s for _, s in todo], args.concurrency)
             by_index = dict(zip((i for i, _ in todo), results))
             for i, (lineno, record, sample, parse_error) in enumerate(batch):
                 base = record if isinstance(record, dict) else {"line": lineno, "input": record}
@@ -119,6 +145,11 @@ async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
             batch.clear()
 
         for lineno, line in _read_lines(args.input):
+            if isinstance(line, _BadLine):
+                batch.append((lineno, None, None, str(line)))
+                if len(batch) >= CHUNK:
+                    await flush()
+                continue
             try:
                 record = json.loads(line)
             except ValueError as e:
@@ -132,6 +163,10 @@ async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
                 await flush()
         if batch:
             await flush()
+    except BaseException:
+        if tmp is not None:  # interrupted: keep the previous output, leave no partial file behind
+            tmp.unlink(missing_ok=True)
+        raise
     finally:
         bar.close()
         if out is not sys.stdout:
@@ -219,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
     from .judge import build_judge
     from .reward.config import build_config
 
+    if args.input != "-" and not Path(args.input).is_file():
+        print(f"wethink-verl score: input file not found: {args.input}", file=sys.stderr)
+        return 2
     cfg = build_scorer_config(args)
     try:
         judge = build_judge(build_config(cfg)["judge"])
@@ -247,7 +285,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr if args.output == "-" else sys.stdout)  # fmt: skip
     stats = scorer.stats.as_dict()
     if stats["unmapped_values"]:
-        print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()))
+        print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()),
+              file=sys.stderr if args.output == "-" else sys.stdout)  # stdout may be the JSONL output
     print(f"{len(rows)} lines scored, {errors} with errors" + (f" -> {args.output}" if args.output != "-" else ""),
           file=sys.stderr if args.output == "-" else sys.stdout)
     return 1 if (args.strict and errors) else 0
