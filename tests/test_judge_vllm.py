@@ -172,28 +172,35 @@ def _verl_rows():
     return rows
 
 
-@pytest.mark.parametrize("constrained", [False, True], ids=["noise_verdicts_fall_back", "constrained_verdicts_accepted"])
-def test_vllm_server_verl_reward_loop_compute_score_async_router(ray_local, vllm_server, tiny_lm_dir, qwen_tokenizer_dir, constrained):
-    """verl's real RewardLoopManager + RewardLoopWorker actors + naive manager + our
-    compute_score_async, with reward.reward_model.enable=True: descriptive rows go to the judge at
-    reward_router_address (model name discovered through /v1/models, as verl serves it by path)."""
+@pytest.mark.parametrize(
+    "manager, constrained",
+    [("naive", False), ("naive", True), ("wethink", False)],
+    ids=["compute_score_async-noise_verdicts_fall_back", "compute_score_async-constrained_verdicts_accepted", "wethink_manager"],
+)
+def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir, qwen_tokenizer_dir, manager, constrained):
+    """verl's real RewardLoopManager + RewardLoopWorker actors with reward.reward_model.enable=True:
+    descriptive rows go to the judge at reward_router_address (the model name discovered through
+    /v1/models, as verl serves it by path), either through verl's naive manager + our
+    compute_score_async or through our `wethink` manager (custom_reward_function.path must still be
+    set: without it verl treats the reward model as a discriminative one)."""
     from omegaconf import open_dict
     from transformers import AutoTokenizer
 
     from wethink_verl.integrations.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, shutdown_reward_loop
 
+    kwargs = "reward.custom_reward_function.reward_kwargs" if manager == "naive" else "reward.reward_kwargs"
     overrides = [
         f"actor_rollout_ref.model.path={qwen_tokenizer_dir}",
         "reward.num_workers=2",
-        "reward.reward_manager.name=naive",
+        f"reward.reward_manager.name={manager}",
         "reward.custom_reward_function.path=pkg://wethink_verl.integrations.verl",
         "reward.custom_reward_function.name=compute_score_async",
         "reward.reward_model.enable=True",
         f"reward.reward_model.model_path={tiny_lm_dir}",
         "reward.reward_model.rollout.name=vllm",
-        "+reward.custom_reward_function.reward_kwargs.judge.max_tokens=24",
-        "+reward.custom_reward_function.reward_kwargs.judge.parse_retries=0",
-        "+reward.custom_reward_function.reward_kwargs.judge.timeout_s=60",
+        f"+{kwargs}.judge.max_tokens=24",
+        f"+{kwargs}.judge.parse_retries=0",
+        f"+{kwargs}.judge.timeout_s=60",
     ]
     cfg = compose_verl_config(overrides)
     if constrained:
@@ -203,14 +210,14 @@ def test_vllm_server_verl_reward_loop_compute_score_async_router(ray_local, vllm
     rows = _verl_rows()
     data = make_reward_batch(tokenizer, rows)
     before = _served_requests(vllm_server)
-    manager = _router_manager(cfg, vllm_server.address)
+    loop_manager = _router_manager(cfg, vllm_server.address)
     try:
-        out = manager.compute_rm_score(data)
+        out = loop_manager.compute_rm_score(data)
     finally:
-        shutdown_reward_loop(manager)
+        shutdown_reward_loop(loop_manager)
     served = _served_requests(vllm_server) - before
     nt = out.non_tensor_batch
-    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | {"acc"}
+    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | ({"acc"} if manager == "naive" else set())
     scores = last_token_scores(out.batch["rm_scores"], data)
     by_id = {row["id"]: i for i, row in enumerate(rows)}
     assert nt["verifier"][by_id["mc"]] == "choice" and scores[by_id["mc"]] == pytest.approx(1.0)
