@@ -28,6 +28,9 @@ CASES: dict[str, dict] = {
     "text_50k": {"response": R.format("lorem ipsum " * 4_000), "ground_truth": "lorem ipsum dolor sit amet consectetur", "verifier": "text"},
     "box_spam": {"response": R.format("[1, 2, 3, 4] " * 4_000), "ground_truth": "[1, 2, 3, 4]", "verifier": "iou"},
     "yesno_spam": {"response": R.format("yes no " * 7_000), "ground_truth": "yes", "verifier": "yesno"},
+    # not explosive by the pre-screen, but sympy needs far longer than the budget: the worker is killed
+    "slow_symbolic": {"response": R.format("(x+1)^{5000}"), "ground_truth": "(x+2)^{5000}", "verifier": "math"},
+    "slow_symbolic_boxed": {"response": R.format("\\boxed{(x+3)^{4000}}"), "ground_truth": "(x+5)^{4000}", "verifier": "math"},
     "easy_right": {"response": R.format("\\boxed{\\frac{1}{2}}"), "ground_truth": "0.5", "verifier": "math"},
     "symbolic_right": {"response": R.format("x^2+2x+1"), "ground_truth": "(x+1)^2", "verifier": "math"},
 }

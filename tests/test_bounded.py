@@ -206,8 +206,11 @@ def test_main_thread(reference):
     assert threading.current_thread() is threading.main_thread()
     _check_bounded(reference, "main thread")
     # what the cases are meant to exercise
-    for name in ("power_tower", "power_tower_bare", "huge_factorial", "deep_parens"):
+    for name in ("power_tower", "power_tower_bare", "huge_factorial", "deep_parens"):  # decided by the pre-screen
         assert reference[name]["status"] == "timeout" and reference[name]["timed_out"] == 1, (name, reference[name])
+        assert reference[name]["elapsed"] < 0.5, (name, reference[name])
+    for name in ("slow_symbolic", "slow_symbolic_boxed"):  # a worker killed on overrun
+        assert reference[name]["status"] == "timeout" and "killed" in reference[name]["reason"], (name, reference[name])
     assert reference["easy_right"]["accuracy"] == 1.0 and reference["symbolic_right"]["accuracy"] == 1.0
     assert reference["response_50k"]["accuracy"] == 1.0
     for name in ("answer_spam_choice", "box_spam", "yesno_spam"):
@@ -250,7 +253,7 @@ def test_ray_actor(ray_local, reference, kind):
         _check_bounded(results, f"ray {kind} actor")
         _same_scores(results, reference, f"ray {kind} actor")
         state = ray.get(actor.pool_state.remote())
-        assert len(state["alive"]) == state["size"] and state["timeouts"] >= 4
+        assert len(state["alive"]) == state["size"] and state["timeouts"] >= 2
     finally:
         ray.kill(actor)
 

@@ -62,7 +62,8 @@ def test_abandoned_futures_do_not_eat_the_pool():
     pool.warm_up()
     for i in range(pool.size + 2):  # more overruns than workers
         clear_cache()
-        RewardScorer({}).score(sample(f"\\boxed{{{i + 2}^{{{i + 2}^{{{i + 2}^{{{i + 2}}}}}}}}}", "1", "math"))
+        r = RewardScorer({}).score(sample(f"(x+{i})^{{5000}}", f"(x+{i + 1})^{{5000}}", "math"))
+        assert r["timed_out"] == 1 and "killed" in r["reason"]
     assert len(pool.alive_workers()) == pool.size
     t = time.monotonic()
     assert RewardScorer({}).score(sample("x^2-1", "(x-1)(x+1)", "math"))["accuracy"] == 1.0

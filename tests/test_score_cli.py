@@ -55,7 +55,7 @@ def test_every_example_matches_its_expect_label(example_run):
             assert row["error"], (row["id"], "a bad line carries an error")
         elif expect["accuracy"] is not None:
             # a line with a definite expectation was scored, not errored (the power tower's timeout excepted)
-            assert row["error"] is None or "killed after" in row["error"], (row["id"], row["error"])
+            assert row["error"] is None or "math-verify" in row["error"], (row["id"], row["error"])
         assert row["score"] == pytest.approx(
             0.7 * row["accuracy"] + 0.3 * row["format"], abs=1e-6
         ) or row["error"], row["id"]
@@ -165,8 +165,8 @@ def test_output_is_written_atomically(tmp_path):
     run replaces it whole; no .partial file is left."""
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")
-    slow = {"response": "<think>x</think><answer>\\boxed{9^{9^{9^{9}}}}</answer>", "verifier": "math"}
-    rows = [dict(slow, answer=str(i)) for i in range(6)] + [{"response": "<think>x</think><answer>B</answer>", "answer": "B"}]
+    slow = [{"response": f"<think>x</think><answer>(x+{i})^{{5000}}</answer>", "answer": f"(x+{i + 1})^{{5000}}", "verifier": "math"} for i in range(6)]
+    rows = slow + [{"response": "<think>x</think><answer>B</answer>", "answer": "B"}]
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in rows))
 

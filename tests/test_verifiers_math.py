@@ -93,29 +93,54 @@ def test_results_are_cached(pool):
     assert pool.stats.calls == before + 1, "a cached pair must not call a worker"
 
 
-def test_power_tower_times_out_with_a_reason_within_budget(pool):
+SLOW = "(x+1)^{5000}"  # sympy needs far more than the budget to compare it with another power
+
+
+def slow_gold(k: int) -> str:
+    return f"(x+{k + 2})^{{5000}}"
+
+
+@pytest.mark.parametrize("answer", ["9^{9^{9^{9}}}", "9^9^9", "(10^{10^{5}})!", "\\left(9\\right)^{9^{9}}", "(" * 40 + "1" + ")" * 40])
+def test_explosive_inputs_are_decided_without_a_worker(pool, answer):
+    before, restarts = pool.stats.calls, pool.stats.restarts
     t = time.monotonic()
-    v = verify_math("9^{9^{9^{9}}}", "1")
+    v = verify_math(answer, "1")
+    assert time.monotonic() - t < 0.1
+    assert v.score == 0.0 and v.status == "timeout" and "not sent to math-verify" in v.reason, v
+    assert (pool.stats.calls, pool.stats.restarts) == (before, restarts), "no worker burned, none killed"
+
+
+def test_ordinary_powers_and_factorials_still_go_to_math_verify(pool):
+    assert verify_math("2^{10}", "1024").score == 1.0
+    assert verify_math("4^{10}", "2^{20}").score == 1.0
+    assert verify_math("5!", "120").score == 1.0
+
+
+def test_slow_comparison_is_killed_within_budget_with_a_reason(pool):
+    before = pool.stats.timeouts
+    t = time.monotonic()
+    v = verify_math(SLOW, slow_gold(0))
     assert time.monotonic() - t < pool.timeout + SLACK_S
     assert v.score == 0.0 and v.status == "timeout" and "killed" in v.reason
+    assert pool.stats.timeouts == before + 1
+    assert len(pool.alive_workers()) == pool.size
     # a timeout is cached: the second call is instant
     t = time.monotonic()
-    assert verify_math("9^{9^{9^{9}}}", "1").cached
+    assert verify_math(SLOW, slow_gold(0)).cached
     assert time.monotonic() - t < 0.5
 
 
 def test_one_budget_for_all_golds(pool):
     # regression: each gold got the full budget, so k slow golds took k x 2 s
-    tower = "7^{7^{7^{7}}}"
     t = time.monotonic()
-    v = verify_math(tower, ["1", "2", "3", "x+" + _fresh()])
+    v = verify_math(SLOW, [slow_gold(1), slow_gold(2), slow_gold(3), "x+" + _fresh()])
     assert time.monotonic() - t < pool.timeout + SLACK_S
     assert v.status == "timeout"
 
 
 def test_timeout_option(pool):
     t = time.monotonic()
-    v = verify_math("5^{5^{5^{5^{5}}}}", "2", timeout=0.5)
+    v = verify_math(SLOW, slow_gold(4), timeout=0.5)
     assert time.monotonic() - t < 0.5 + SLACK_S
     assert v.status == "timeout"
 
@@ -146,3 +171,28 @@ def test_no_answer_and_invalid_gold(pool):
 def test_several_golds(pool):
     assert verify_math("4", ["3", "4"]).score == 1.0
     assert verify_math("x^2+2x+1", ["x", "(x+1)^2"]).score == 1.0
+
+
+@pytest.mark.parametrize(
+    "text, flagged",
+    [("9^{9^{9}}", True), ("9^9^9", True), ("2^{2^{25}}", True), ("0^{9^{9^{9}}}", True), ("(10^{5})!", True),
+     ("10^{10^{10}}!", True), ("2^" * 480 + "2", True), ("(" * 13 + ")" * 13, True),
+     ("2^{10}", False), ("10^{10^{5}}", False), ("2^{2^{19}}", False), ("50000!", False), ("e^{x^{2}}", False),
+     ("2^{n^{2}}", False), ("(x+1)^{5000}", False), ("1.5^{10^{9}}", False), ("\\frac{\\sqrt{2}}{2}", False),
+     ("(" * 12 + ")" * 12, False)],
+)  # fmt: skip
+def test_too_costly_screen(text, flagged):
+    from wethink_verl.verifiers._costly import too_costly
+
+    t = time.perf_counter()
+    assert bool(too_costly(text)) is flagged, text
+    assert time.perf_counter() - t < 0.05
+
+
+def test_too_costly_screen_is_linear_on_adversarial_text():
+    from wethink_verl.verifiers._costly import too_costly
+
+    for text in ("(1)" * 330, "{2^" * 12 + "2" + "}" * 12, "1^" * 499, "((" * 6 + "1^2^" * 120, "9" * 1000 + "^{9}"):
+        t = time.perf_counter()
+        too_costly(text)
+        assert time.perf_counter() - t < 0.05, text[:20]

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..lru import LRU
 from . import bounded
+from ._costly import too_costly
 from . import normalize as norm
 from .number import find_numbers, numbers_match
 from .registry import register
@@ -126,6 +127,9 @@ def verify_math(answer: str, ground_truth: Any, *, timeout: float | None = None,
         if verdict is None and symbolic:
             if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
                 verdict = wrong(canonical(pred)[:200], f"expression longer than {MAX_SYMBOLIC_CHARS} chars: not compared")
+            elif (why := too_costly(pred)) or (why := too_costly(gold)):
+                # would only burn the whole budget and get a worker killed: decided here, in µs
+                verdict = Verdict(0.0, canonical(pred)[:200], f"not sent to math-verify: {why} (would exceed the time budget)", "timeout")
             else:
                 # one budget for the whole call, however many golds need symbolic work
                 if budget is None:
