@@ -323,6 +323,29 @@ def test_header_check_misses_truncation_decode_catches_it(tmp_path):
         prepare(cfg(records, root, tmp_path / "d", image_check="decode"))
 
 
+def test_decode_check_catches_truncated_and_bit_flipped_png(tmp_path):
+    from PIL import Image
+
+    from wethink_verl.data.schema import ImageChecker, ImageProblem
+
+    Image.frombytes("RGB", (200, 150), os.urandom(200 * 150 * 3)).save(tmp_path / "ok.png")
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) * 9 // 10])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    (tmp_path / "flip.png").write_bytes(bytes(flipped))
+    (tmp_path / "text.png").write_text("not an image")
+    decode, header = ImageChecker(str(tmp_path), "decode"), ImageChecker(str(tmp_path), "header")
+    assert decode.check("ok.png") == (str(tmp_path / "ok.png"), (200, 150))
+    for name in ("cut.png", "flip.png", "text.png"):
+        with pytest.raises(ImageProblem) as err:
+            decode.check(name)
+        assert err.value.reason == Reason.CORRUPT_IMAGE and name in err.value.detail
+    assert header.check("cut.png")[1] == (200, 150)  # the header alone cannot see it
+    with pytest.raises(ImageProblem, match="missing image"):
+        header.check("nope.png")
+
+
 def test_sft_rejects_rows_without_reasoning(tmp_path):
     records, root = write_synthetic_wethink(tmp_path / "ds", 10, seed=6)
     rows = [json.loads(line) for line in open(records)]

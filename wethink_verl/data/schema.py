@@ -43,6 +43,8 @@ from ..reward.router import key as routing_key
 
 RECORD_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "image_path", "reward")
 SYSTEM_PROMPT_MODES = ("system", "user", "none")
+# decode: JPEG decoded (at 1/8 scale), PNG chunk CRCs verified to the end, other formats decoded;
+# header: opened, size read; exists: a stat
 IMAGE_CHECKS = ("decode", "header", "exists")
 # EasyR1's format prompts append the instruction to the user turn after one space
 USER_PROMPT_JOINER = " "
@@ -218,11 +220,15 @@ class ImageChecker:
             with Image.open(path) as im:
                 size = im.size
                 if self.mode == "decode":
-                    if im.format == "JPEG":
-                        # decode at 1/8 scale: every byte of the entropy-coded data is still read
-                        # (truncation is caught), at a fraction of the cost
-                        im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
-                    im.load()
+                    if im.format == "PNG":
+                        # every chunk read to IEND and its CRC checked: catches truncation and bit
+                        # rot ~300x faster than inflating a document-sized page
+                        im.verify()
+                    else:
+                        if im.format == "JPEG":
+                            # decode at 1/8 scale: the entropy-coded data is still read to the end
+                            im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
+                        im.load()
         except Exception as e:  # UnidentifiedImageError, OSError("image file is truncated"), bombs, …
             return ImageProblem(Reason.CORRUPT_IMAGE, f"{path}: {type(e).__name__}: {e}")
         return (int(size[0]), int(size[1]))
