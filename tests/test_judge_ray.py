@@ -83,6 +83,20 @@ async def test_ray_service_serves_batches_and_falls_back(ray_local, service):
         assert res["verifier"] == "judge>zero" and res["fallback"] == 1
 
 
+async def test_ray_service_constrained_verdicts_are_always_accepted(ray_local, service):
+    """With vLLM's `structured_outputs.choice` request field, the transformers backend picks the most
+    likely tier verdict: even a random-weight judge then answers in the verdict format."""
+    choices = ["<score>0</score>", "<score>0.5</score>", "<score>1</score>"]
+    judge = _judge("judge_svc", request_kwargs={"structured_outputs": {"choice": choices}})
+    try:
+        outs = await judge.judge_many(_items(12, "constrained"))
+        s = judge.stats_dict()
+    finally:
+        judge.close()
+    assert all(not o.failed for o in outs), [o.reason for o in outs if o.failed]
+    assert {o.score for o in outs} <= {0.0, 0.5, 1.0} and s["verdicts"] == 12
+
+
 async def test_ray_service_get_if_exists_and_batch_isolation(ray_local, service, tiny_lm_dir):
     # a second "creator" with the same name gets the same actor (get_if_exists), not a second model
     again = get_or_create_service(_ray_cfg("judge_svc", tiny_lm_dir))

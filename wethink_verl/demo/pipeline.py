@@ -6,7 +6,8 @@
 3. take the bundled rollouts (right, other spelling, wrong, malformed, hack) for those prompts
 4. score them with verl's real ``RewardLoopManager`` and the ``wethink`` manager in Ray local
    mode; descriptive answers go to our Ray judge service (a DEMO judge: a tiny random-weight
-   model on the CPU, whose verdicts are noise — it shows the serving path and the counted fallback)
+   model on the CPU, constrained to answer one of the verdict tiers — its verdicts are noise; it
+   shows the serving path, the injection-hardened prompt and the fixed result keys, not quality)
 5. compute GRPO advantages with verl's ``core_algos``
 6. print a table, write ``report.json`` and ``reward_breakdown.png`` to the output directory
 """
@@ -201,12 +202,17 @@ def run_demo(cfg: DemoConfig) -> dict:
                        "address": "auto", "max_batch_size": 16, "max_wait_ms": 20}  # fmt: skip
             service = get_or_create_service(ray_cfg)
             info = ray.get(service.info.remote())
-            print(f"      DEMO judge: tiny random-weight Qwen2 on the CPU (verdicts are noise), loaded in {info.get('load_s', 0):.1f} s")
+            print(f"      DEMO judge: tiny random-weight Qwen2 on the CPU, constrained to the verdict tiers "
+                  f"(its verdicts are noise), loaded in {info.get('load_s', 0):.1f} s")
             overrides += [
                 "+reward.reward_kwargs.judge.enable=true", "+reward.reward_kwargs.judge.backend=ray",
                 f"+reward.reward_kwargs.judge.ray.model={judge_dir}", "+reward.reward_kwargs.judge.ray.name=wethink_demo_judge",
                 "+reward.reward_kwargs.judge.ray.engine=transformers", f"+reward.reward_kwargs.judge.max_tokens={cfg.judge_max_tokens}",
                 "+reward.reward_kwargs.judge.timeout_s=60", "+reward.reward_kwargs.judge.fallback=text",
+                # constrained verdicts (vLLM's structured_outputs.choice, honoured by our transformers
+                # backend too): the random demo model must answer one of the tiers; it still chooses
+                "+reward.reward_kwargs.judge.request_kwargs.structured_outputs.choice="
+                "['<score>0</score>','<score>0.5</score>','<score>1</score>']",
             ]  # fmt: skip
         verl_cfg = compose_verl_config(overrides)
         batch_rows = [{"response": r["response"], "ground_truth": r["ground_truth"], "extra_info": r["extra_info"],
@@ -262,6 +268,10 @@ def run_demo(cfg: DemoConfig) -> dict:
             kinds.setdefault(s["kind"], []).append(s["score"])
         print()
         print(format_table(["rollout kind", "n", "mean overall"], [[k, len(v), sum(v) / len(v)] for k, v in kinds.items()], title="Per rollout kind"))
+        if cfg.judge:
+            print("\nNote: descriptive rows were graded by the DEMO judge, a random-weight model: its verdicts are noise and say\n"
+                  "nothing about grading quality or injection safety (tests/test_judge_prompt.py covers the latter). Point\n"
+                  "judge.url at a real judge, or use verl's reward-model pool, for meaningful descriptive rewards.")
         _plot(samples, out / "reward_breakdown.png", (0.7, 0.3))
         report.update(samples=samples, per_category=totals, stage_seconds=stages.timings)
         (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -97,6 +97,28 @@ class TransformersBackend:
             ids = ids["input_ids"]
         return list(ids)
 
+    def _choose(self, encoded: list[tuple[int, list[int]]], choices: Sequence[str]) -> list[str]:
+        """Constrained verdicts (vLLM's ``structured_outputs.choice`` on this backend): the choice
+        with the highest log-likelihood after each prompt. Small judges then always answer in the
+        verdict format; what they choose is still the model's own preference."""
+        torch = self.torch
+        choice_ids = [self.tokenizer.encode(c, add_special_tokens=False) for c in choices]
+        rows = [(i, ids, k, cids) for i, ids in encoded for k, cids in enumerate(choice_ids)]
+        width = max(len(ids) + len(cids) for _, ids, _, cids in rows)
+        pad = self.tokenizer.pad_token_id
+        seqs = [[pad] * (width - len(ids) - len(cids)) + ids + cids for _, ids, _, cids in rows]
+        mask = [[0] * (width - len(ids) - len(cids)) + [1] * (len(ids) + len(cids)) for _, ids, _, cids in rows]
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor(seqs, device=self.device), attention_mask=torch.tensor(mask, device=self.device)).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)
+        best: dict[int, tuple[float, int]] = {}
+        for r, (i, _, k, cids) in enumerate(rows):
+            start = width - len(cids)
+            score = sum(float(logp[r, start + t - 1, tok]) for t, tok in enumerate(cids))
+            if i not in best or score > best[i][0]:
+                best[i] = (score, k)
+        return [choices[best[i][1]] for i, _ in encoded]
+
     def generate(self, conversations: Sequence[Sequence[Mapping[str, Any]]], params: Mapping[str, Any]) -> list[dict]:
         torch = self.torch
         results: list[dict | None] = [None] * len(conversations)
@@ -111,6 +133,11 @@ class TransformersBackend:
                 results[i] = {"error": f"prompt of {len(ids)} tokens exceeds max_input_tokens={self.max_input_tokens}", "kind": "client_error"}
                 continue
             encoded.append((i, ids))
+        choices = (params.get("structured_outputs") or {}).get("choice")
+        if encoded and choices:
+            for (i, _), text in zip(encoded, self._choose(encoded, list(choices))):
+                results[i] = {"text": text}
+            encoded = []
         if encoded:
             width = max(len(ids) for _, ids in encoded)
             pad = self.tokenizer.pad_token_id
@@ -148,11 +175,23 @@ class VLLMBackend:
     def _sampling(self, params: Mapping[str, Any]):
         from vllm import SamplingParams
 
+        extra = {}
+        structured = params.get("structured_outputs")
+        if structured:  # the same request_kwargs a vLLM server accepts: {"choice": [...]} or {"regex": ...}
+            try:
+                from vllm.sampling_params import StructuredOutputsParams
+
+                extra["structured_outputs"] = StructuredOutputsParams(**structured)
+            except ImportError:  # vLLM < 0.11
+                from vllm.sampling_params import GuidedDecodingParams
+
+                extra["guided_decoding"] = GuidedDecodingParams(**structured)
         return SamplingParams(
             temperature=float(params.get("temperature", 0.0) or 0.0),
             top_p=float(params.get("top_p", 1.0)),
             max_tokens=int(params.get("max_tokens", 256)),
             seed=params.get("seed"),
+            **extra,
         )
 
     def _chat(self, conversations, params) -> list[dict]:
