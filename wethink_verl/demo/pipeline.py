@@ -136,6 +136,9 @@ def run_demo(cfg: DemoConfig) -> dict:
             cat = json.loads(line).get("category")
             cats[cat] = cats.get(cat, 0) + 1
         print(f"      {cfg.rows} rows -> {records}; categories {cats}")
+        missing = {"multiple choice", "fill-in-the-blank", "descriptive"} - set(cats)
+        if missing:
+            raise ValueError(f"the demo needs every category; {cfg.rows} rows lack {sorted(missing)} (use --rows 6 or more)")
         report["dataset"] = {"records": records, "image_root": image_root, "categories": cats}
 
     with stages.stage("prepare -> verl parquet, load through verl's RLHFDataset (offline Qwen2.5-VL processor)"):

@@ -1,0 +1,49 @@
+"""`wethink-verl demo` end to end (the main job `make demo` runs), and its failure path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_the_whole_reward_path(tmp_path):
+    out_dir = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "wethink_verl.cli", "demo", "--output-dir", str(out_dir), "--rows", "9"],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[6/6]" in proc.stdout and "Per category" in proc.stdout
+    report = json.loads((out_dir / "report.json").read_text())
+    assert (out_dir / "reward_breakdown.png").stat().st_size > 10_000
+    assert report["prepare"]["image_token_mismatches"] == 0
+    samples = report["samples"]
+    assert len(samples) == 9 * 5
+    for s in samples:
+        if s["kind"] == "malformed":  # no tags: no answer is read, nothing guessed
+            assert s["score"] == 0.0 and s["format"] == 0.0
+        if s["category"] == "descriptive":  # the demo judge answered, in the tier format
+            assert s["verifier"] == "judge" and (s["judge_used"] or s["kind"] == "malformed")
+            continue
+        if s["kind"].startswith("right"):
+            assert s["score"] == pytest.approx(1.0), s
+        if s["kind"] in ("wrong", "hack"):
+            assert s["accuracy"] == 0.0, s
+    # GRPO: advantages sum to ~0 within each prompt's group
+    for uid in {s["uid"] for s in samples}:
+        assert abs(sum(s["advantage"] for s in samples if s["uid"] == uid)) < 1e-3
+
+
+def test_demo_fails_clearly(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "wethink_verl.cli", "demo", "--output-dir", str(tmp_path / "d"), "--rows", "1", "--no-judge"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "ERROR: demo stage 'generate a WeThink-style multimodal dataset" in proc.stderr
+    assert "needs every category" in proc.stderr
