@@ -1,7 +1,10 @@
 """``math``: mathematical expressions, via Math-Verify behind a hard bound.
 
 A cheap normalised comparison decides the easy cases in microseconds (identical LaTeX after
-normalisation, or two plain numbers); everything else goes to Math-Verify (gold first: it is
+normalisation, or two plain numbers); expressions that would only exhaust the budget (power
+towers, huge factorials, deep nesting) are refused up front (``_costly``); single scalar
+expressions in a small grammar (polynomials, fractions, radicals, pi) are decided by evaluating
+both sides at a few points (``_numeric``); everything else goes to Math-Verify (gold first: it is
 deliberately asymmetric) in a warm worker process that is killed if it overruns its budget.
 Results are cached per (gold, prediction): GRPO groups repeat answers.
 """
@@ -16,6 +19,7 @@ from typing import Any
 from ..lru import LRU
 from . import bounded
 from ._costly import too_costly
+from ._numeric import numeric_compare
 from . import normalize as norm
 from .number import find_numbers, numbers_match
 from .registry import register
@@ -130,6 +134,10 @@ def verify_math(answer: str, ground_truth: Any, *, timeout: float | None = None,
             elif (why := too_costly(pred)) or (why := too_costly(gold)):
                 # would only burn the whole budget and get a worker killed: decided here, in µs
                 verdict = Verdict(0.0, canonical(pred)[:200], f"not sent to math-verify: {why} (would exceed the time budget)", "timeout")
+            elif (same := numeric_compare(canonical(pred), canonical(gold))) is not None:
+                # a scalar expression in a small grammar: evaluated at a few points, no sympy
+                shown = canonical(pred)[:200]
+                verdict = right(shown, "equivalent (numeric identity check)") if same else wrong(shown, "not equivalent (numeric check)")
             else:
                 # one budget for the whole call, however many golds need symbolic work
                 if budget is None:
