@@ -6,7 +6,6 @@ is the one that raises "Image features and image tokens do not match"."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import pickle
 import subprocess
@@ -22,6 +21,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn, get_dataset_class  # noqa: E402
+from wethink_verl.data.agent_loop import agent_loop_prompt  # noqa: E402
 from wethink_verl.data.prepare import PrepareConfig, prepare  # noqa: E402
 from wethink_verl.data.schema import BadRowError, Reason  # noqa: E402
 from wethink_verl.data.synthetic import BAD_ROW_KINDS, bad_row_positions, write_synthetic_wethink  # noqa: E402
@@ -71,22 +71,6 @@ def data_config(tmp_path, **overrides):
     }  # fmt: skip
     cfg.update(overrides)
     return OmegaConf.create(cfg)
-
-
-def agent_loop_prompt(dataset_cls, raw_prompt, tokenizer, processor, config):
-    """What verl's AgentLoop does with a row: extract images through the dataset class, then
-    render + tokenize with the Qwen-VL Continuous Token builder (the processor expands
-    <|image_pad|> per image)."""
-    from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
-
-    messages = copy.deepcopy(list(raw_prompt))
-    patch = processor.image_processor.patch_size
-    images, videos, audios = asyncio.run(dataset_cls.process_multi_modal_info(messages, image_patch_size=patch, config=config))
-    assert videos is None and audios is None
-    builder = create_continuous_token_builder(tokenizer, hf_model_type="qwen2_5_vl", processor=processor)
-    mm_inputs: dict = {}
-    ids = builder.build_initial_tokens(messages, images=images, mm_inputs_out=mm_inputs)
-    return list(ids), mm_inputs, images
 
 
 def assert_image_tokens_match(ids, mm_inputs, processor, model, n_images=1):

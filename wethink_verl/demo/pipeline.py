@@ -26,9 +26,6 @@ from typing import Any
 
 from ..table import format_table
 
-IMAGE_PAD_ID = 151655
-
-
 class DemoError(RuntimeError):
     def __init__(self, stage: str, cause: BaseException):
         super().__init__(f"demo stage '{stage}' failed: {type(cause).__name__}: {cause}")
@@ -62,24 +59,6 @@ class _Stages:
             raise DemoError(name, e) from e
         self.timings[name] = round(time.perf_counter() - t0, 2)
         print(f"      done in {self.timings[name]:.1f} s", flush=True)
-
-
-def _agent_loop_tokens(ds_cls, raw_prompt, tokenizer, processor, data_cfg) -> tuple[int, int]:
-    """(image-pad tokens in the prompt, image features the vision tower will emit), as verl's
-    AgentLoop builds them: images through the dataset class, then the Qwen-VL token builder."""
-    import asyncio
-    import copy
-
-    from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
-
-    messages = copy.deepcopy(list(raw_prompt))
-    patch = processor.image_processor.patch_size
-    images, _, _ = asyncio.run(ds_cls.process_multi_modal_info(messages, image_patch_size=patch, config=data_cfg))
-    builder = create_continuous_token_builder(tokenizer, hf_model_type="qwen2_5_vl", processor=processor)
-    mm: dict = {}
-    ids = list(builder.build_initial_tokens(messages, images=images, mm_inputs_out=mm))
-    features = int(mm["image_grid_thw"].prod(-1).sum()) // processor.image_processor.merge_size**2
-    return ids.count(IMAGE_PAD_ID), features
 
 
 def _plot(samples: list[dict], path: Path, weights: tuple[float, float]) -> None:
@@ -147,6 +126,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         from verl.utils import hf_processor
         from verl.utils.dataset.rl_dataset import RLHFDataset
 
+        from ..data.agent_loop import agent_loop_prompt, image_token_counts
         from ..data.prepare import PrepareConfig, prepare
         from .offline_models import build_qwen25vl_processor
 
@@ -164,7 +144,8 @@ def run_demo(cfg: DemoConfig) -> dict:
         rows, mismatches = [], 0
         for i in range(len(dataset)):
             item = dataset[i]
-            pads, features = _agent_loop_tokens(RLHFDataset, item["raw_prompt"], tokenizer, processor, data_cfg)
+            ids, mm_inputs, _ = agent_loop_prompt(RLHFDataset, item["raw_prompt"], tokenizer, processor, data_cfg)
+            pads, features = image_token_counts(ids, mm_inputs, processor)
             mismatches += pads != features
             extra = dict(item.get("extra_info") or {})
             rows.append({
