@@ -32,7 +32,7 @@ CASES: dict[str, dict] = {
     "slow_symbolic": {"response": R.format("(x+1)^{5000}"), "ground_truth": "(x+2)^{5000}", "verifier": "math"},
     "slow_symbolic_boxed": {"response": R.format("\\boxed{(x+3)^{4000}}"), "ground_truth": "(x+5)^{4000}", "verifier": "math"},
     "easy_right": {"response": R.format("\\boxed{\\frac{1}{2}}"), "ground_truth": "0.5", "verifier": "math"},
-    "symbolic_right": {"response": R.format("x \\in (1, 3)"), "ground_truth": "1<x<3", "verifier": "math"},
+    "symbolic_right": {"response": R.format("1"), "ground_truth": "\\sin^2 x+\\cos^2 x", "verifier": "math"},
     "numeric_right": {"response": R.format("x^2+2x+1"), "ground_truth": "(x+1)^2", "verifier": "math"},
 }
 

@@ -165,7 +165,7 @@ def test_pool_works_from_a_script_without_a_main_guard(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(textwrap.dedent("""
         from wethink_verl.verifiers.math import verify_math
-        v = verify_math("\\\\{2, 1\\\\}", "\\\\{1, 2\\\\}")  # a set: decided in a worker
+        v = verify_math("1", "\\\\sin^2 x+\\\\cos^2 x")  # a trig identity: decided in a worker
         print("RESULT", v.score, v.status, v.reason)
     """))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path)

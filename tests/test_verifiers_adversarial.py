@@ -16,7 +16,9 @@ from wethink_verl.reward.router import infer_verifier
 from wethink_verl.verifiers import check_format, extract_answer
 from wethink_verl.verifiers.choice import parse_choices, verify_choice
 from wethink_verl.verifiers.iou import verify_iou
-from wethink_verl.verifiers.math import quick_compare
+from wethink_verl.verifiers._costly import too_costly
+from wethink_verl.verifiers._numeric import numeric_compare, structured_compare
+from wethink_verl.verifiers.math import canonical, quick_compare
 from wethink_verl.verifiers.number import verify_number
 from wethink_verl.verifiers.text import verify_text
 from wethink_verl.verifiers.yesno import verify_yesno
@@ -53,6 +55,10 @@ FUNCS = {
     "iou": lambda t: verify_iou(t, "[1, 2, 3, 4]"),
     "iou_gold": lambda t: verify_iou("[1, 2, 3, 4]", t),
     "math_quick": lambda t: quick_compare(t, "3"),
+    "math_numeric": lambda t: numeric_compare(canonical(t), "x^2+1"),
+    "math_structured": lambda t: structured_compare(canonical(t), "(1,2)"),
+    "math_structured_gold": lambda t: structured_compare("(1,2)", canonical(t)),
+    "math_costly": lambda t: too_costly(t),
     "route": lambda t: infer_verifier(t),
     "extract": lambda t: extract_answer("<think>x</think><answer>" + t + "</answer>"),
     "format": lambda t: check_format("<think>" + t + "</think><answer>" + t + "</answer>"),

@@ -36,6 +36,7 @@ _RESERVED = set("eiEI") | set("cdghlmost")
 # points at which both sides are evaluated: per point a seed and a sign (every variable is negative
 # at the last point: sqrt(x^2) is not x); values are irrational-looking to avoid accidental equality
 _POINTS = ({"seed": 0.7316218, "sign": 1.0}, {"seed": 1.3719403, "sign": 1.0}, {"seed": 2.4127651, "sign": -1.0})
+MAX_CHARS = 1000  # as math.MAX_SYMBOLIC_CHARS: longer input is not compared at all
 EQUAL_TOL = 1e-9
 DIFFERENT_TOL = 1e-6
 
@@ -52,7 +53,7 @@ def _var_value(name: str, point: dict) -> float:
 
 class _Parser:
     def __init__(self, text: str):
-        self.toks = _TOKEN.findall(text)
+        self.toks = [t for t in _TOKEN.findall(text) if not t.isspace()]
         self.i = 0
         self.names: set[str] = set()
 
@@ -89,22 +90,30 @@ class _Parser:
         return tok is not None and (tok.isdigit() or (len(tok) == 1 and tok.isalpha()) or tok in ("(", "{", "\\pi", "\\frac", "\\sqrt"))
 
     def term(self) -> Node:
-        node = self.power()
+        # a flat list of factors, evaluated in a loop (nested closures would recurse once per factor)
+        factors: list[tuple[bool, Node]] = [(False, self.power())]
         while True:
             tok = self.peek()
             if tok in ("*", "\\cdot", "\\times"):
                 self.take()
-                left, right = node, self.power()
-                node = (lambda a, b: lambda env: a(env) * b(env))(left, right)
+                factors.append((False, self.power()))
             elif tok == "/":
                 self.take()
-                left, right = node, self.power()
-                node = (lambda a, b: lambda env: _div(a(env), b(env)))(left, right)
+                factors.append((True, self.power()))
             elif self._starts_atom(tok):  # implicit multiplication: 2x, 3\sqrt{2}, (x+1)(x-1)
-                left, right = node, self.power()
-                node = (lambda a, b: lambda env: a(env) * b(env))(left, right)
+                factors.append((False, self.power()))
             else:
-                return node
+                break
+        if len(factors) == 1:
+            return factors[0][1]
+
+        def product(env: dict) -> float:
+            value = 1.0
+            for divide, f in factors:
+                value = _div(value, f(env)) if divide else value * f(env)
+            return value
+
+        return product
 
     def power(self) -> Node:
         base = self.atom()
@@ -215,6 +224,8 @@ def numeric_compare(pred: str, gold: str) -> bool | None:
 
     Both strings are canonical (see ``math.canonical``): no spacing, no delimiters, no \\left.
     """
+    if len(pred) > MAX_CHARS or len(gold) > MAX_CHARS:
+        return None
     compiled_gold, compiled_pred = _compile(gold), _compile(pred)
     if compiled_gold is None or compiled_pred is None:
         return None
@@ -225,7 +236,7 @@ def numeric_compare(pred: str, gold: str) -> bool | None:
         env = {n: _var_value(n, point) for n in names}
         try:
             gv, pv = g(env), p(env)
-        except (_Defer, OverflowError, ZeroDivisionError, ValueError):
+        except (_Defer, OverflowError, ZeroDivisionError, ValueError, RecursionError):
             return None
         if not (math.isfinite(gv) and math.isfinite(pv)):
             return None
@@ -236,3 +247,148 @@ def numeric_compare(pred: str, gold: str) -> bool | None:
         elif diff > EQUAL_TOL * scale:
             return None  # too close to call with floats
     return not differs
+
+
+# ---- intervals, inequalities and sets of numbers ---------------------------------------------------
+#
+# Math-Verify's behaviour, reproduced only for constant endpoints/elements (checked against it in
+# the tests): two intervals are equal when brackets and endpoints are; an inequality gold
+# "a < x < b" is matched by the interval (or "x \\in" interval) with the same ends and strictness;
+# an interval gold is never matched by an unsolved inequality (the asymmetry); sets compare as sets.
+
+_LESS = {"<": True, "\\lt": True, "\\le": False, "\\leq": False, "\\leqslant": False, "≤": False}
+_INEQ = re.compile(r"^(?P<a>[^<>=]+?)(?P<op1><|\\lt|\\leqslant|\\leq|\\le|≤) ?(?P<v>[a-zA-Z])(?P<op2><|\\lt|\\leqslant|\\leq|\\le|≤)(?P<b>[^<>=]+)$")
+_IN = re.compile(r"^(?P<v>[a-zA-Z])\\in ?(?P<rest>.+)$")
+_DECIMAL = re.compile(r"^-?\d+\.\d{1,6}$")
+_INF = re.compile(r"^(?P<sign>[-+]?)\\infty$")
+
+
+def _constant(text: str) -> float | None:
+    """The value of a constant (integer, fraction, radical, pi, short decimal, ±infinity), or None."""
+    m = _INF.match(text)
+    if m:
+        return -math.inf if m.group("sign") == "-" else math.inf
+    if _DECIMAL.match(text):
+        return float(text)
+    compiled = _compile(text)
+    if compiled is None or compiled[1]:
+        return None
+    try:
+        value = compiled[0]({})
+    except (_Defer, OverflowError, ZeroDivisionError, ValueError, RecursionError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _split_top(text: str) -> list[str] | None:
+    """Comma-separated parts at bracket depth 0."""
+    parts, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            parts.append(text[start:k])
+            start = k + 1
+    parts.append(text[start:])
+    return parts if depth == 0 else None
+
+
+def _interval(text: str) -> tuple[bool, float, float, bool] | None:
+    """(left closed, a, b, right closed) for "(a, b]" style text with constant ends."""
+    if len(text) < 5 or text[0] not in "([" or text[-1] not in ")]":
+        return None
+    parts = _split_top(text[1:-1])
+    if parts is None or len(parts) != 2:
+        return None
+    a, b = _constant(parts[0]), _constant(parts[1])
+    if a is None or b is None or not a < b:
+        return None
+    return text[0] == "[", a, b, text[-1] == "]"
+
+
+def _inequality(text: str) -> tuple[str, tuple[bool, float, float, bool]] | None:
+    m = _INEQ.match(text)
+    if not m:
+        return None
+    a, b = _constant(m.group("a")), _constant(m.group("b"))
+    if a is None or b is None or not a < b:
+        return None
+    return m.group("v"), (not _LESS[m.group("op1")], a, b, not _LESS[m.group("op2")])
+
+
+def _same(x: float, y: float) -> bool | None:
+    if math.isinf(x) or math.isinf(y):
+        return x == y
+    scale = max(1.0, abs(x), abs(y))
+    if abs(x - y) <= EQUAL_TOL * scale:
+        return True
+    if abs(x - y) > DIFFERENT_TOL * scale:
+        return False
+    return None
+
+
+def _same_interval(p: tuple, g: tuple) -> bool | None:
+    if p[0] != g[0] or p[3] != g[3]:
+        return False
+    ends = (_same(p[1], g[1]), _same(p[2], g[2]))
+    if False in ends:
+        return False
+    return None if None in ends else True
+
+
+def _number_set(text: str) -> list[float] | None:
+    if not (text.startswith("\\{") and text.endswith("\\}")):
+        return None
+    parts = _split_top(text[2:-2])
+    if not parts or any(not p for p in parts):
+        return None
+    values = [_constant(p) for p in parts]
+    return None if any(v is None for v in values) else values  # type: ignore[return-value]
+
+
+def _same_sets(p: list[float], g: list[float]) -> bool | None:
+    undecided = False
+    for xs, ys in ((p, g), (g, p)):
+        for x in xs:
+            verdicts = [_same(x, y) for y in ys]
+            if True in verdicts:
+                continue
+            if None in verdicts:
+                undecided = True
+            else:
+                return False
+    return None if undecided else True
+
+
+def structured_compare(pred: str, gold: str) -> bool | None:
+    """Intervals / two-sided inequalities / sets of constants; None outside that (ask Math-Verify)."""
+    if len(pred) > MAX_CHARS or len(gold) > MAX_CHARS:
+        return None
+    if "," not in pred + gold and "<" not in gold and "\\l" not in gold:
+        return None
+    g_set, p_set = _number_set(gold), _number_set(pred)
+    if g_set is not None and p_set is not None:
+        return _same_sets(p_set, g_set)
+    p_var = None
+    m = _IN.match(pred)
+    p_text = pred
+    if m:
+        p_var, p_text = m.group("v"), m.group("rest")
+    p_int = _interval(p_text)
+    g_int = _interval(gold)
+    if g_int is not None:
+        if p_int is not None:
+            return _same_interval(p_int, g_int)
+        if _inequality(pred) is not None:
+            return False  # an unsolved inequality never matches an interval gold (gold first)
+        return None
+    g_ineq = _inequality(gold)
+    if g_ineq is not None and p_int is not None:
+        if p_var is not None and p_var != g_ineq[0]:
+            return None
+        return _same_interval(p_int, g_ineq[1])
+    return None

@@ -19,7 +19,7 @@ from typing import Any
 from ..lru import LRU
 from . import bounded
 from ._costly import too_costly
-from ._numeric import numeric_compare
+from ._numeric import numeric_compare, structured_compare
 from . import normalize as norm
 from .number import find_numbers, numbers_match
 from .registry import register
@@ -29,7 +29,17 @@ from .types import Verdict, invalid_gold, no_answer, right, wrong
 # sympy spends minutes, and no WeThink answer is that long.
 MAX_SYMBOLIC_CHARS = 1000
 
-_SPACING = re.compile(r"\\[!,;: ]|\\quad|\\qquad|\\left|\\right|\s+")
+# spacing commands and \left/\right go; whitespace goes too, except one space that ends a command
+# before a letter ("\le x", "\pi r": squashed they would read "\lex", "\pir")
+_SPACING = re.compile(r"\\[!,;: ]|\\quad(?![a-zA-Z])|\\qquad(?![a-zA-Z])|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|(\\[a-zA-Z]+)?\s+")
+
+
+def _squash(m: re.Match) -> str:
+    command = m.group(1)
+    if command is None:
+        return ""
+    end = m.end()
+    return command + " " if end < len(m.string) and m.string[end].isalpha() else command
 _DFRAC = re.compile(r"\\[dt]frac")
 _DEGREE = re.compile(r"\^\{?\\circ\}?|°")
 _TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}")
@@ -52,7 +62,7 @@ def canonical(text: str) -> str:
     t = _TEXT.sub(r"\1", t)
     t = _DFRAC.sub(r"\\frac", t)
     t = _DEGREE.sub("", t)
-    t = _SPACING.sub("", t)
+    t = _SPACING.sub(_squash, t)
     return t.rstrip(".").strip("$")
 
 
@@ -75,6 +85,20 @@ def quick_compare(pred: str, gold: str) -> Verdict | None:
             if numbers_match(pn[0], gn[0], 1e-9, 1e-12, False, True):
                 return right(p, "equal numbers")
             return wrong(p, f"{p2} != {g2}")
+    return None
+
+
+def _fast_compare(pred: str, gold: str) -> Verdict | None:
+    """Scalar expressions evaluated at a few points; intervals, two-sided inequalities and sets of
+    constants compared as Math-Verify would (both cross-checked against it in the tests). No sympy."""
+    p, g = canonical(pred), canonical(gold)
+    shown = p[:200]
+    same = numeric_compare(p, g)
+    if same is not None:
+        return right(shown, "equivalent (numeric identity check)") if same else wrong(shown, "not equivalent (numeric check)")
+    same = structured_compare(p, g)
+    if same is not None:
+        return right(shown, "equivalent (interval/set check)") if same else wrong(shown, "not equivalent (interval/set check)")
     return None
 
 
@@ -134,10 +158,8 @@ def verify_math(answer: str, ground_truth: Any, *, timeout: float | None = None,
             elif (why := too_costly(pred)) or (why := too_costly(gold)):
                 # would only burn the whole budget and get a worker killed: decided here, in µs
                 verdict = Verdict(0.0, canonical(pred)[:200], f"not sent to math-verify: {why} (would exceed the time budget)", "timeout")
-            elif (same := numeric_compare(canonical(pred), canonical(gold))) is not None:
-                # a scalar expression in a small grammar: evaluated at a few points, no sympy
-                shown = canonical(pred)[:200]
-                verdict = right(shown, "equivalent (numeric identity check)") if same else wrong(shown, "not equivalent (numeric check)")
+            elif (fast := _fast_compare(pred, gold)) is not None:
+                verdict = fast
             else:
                 # one budget for the whole call, however many golds need symbolic work
                 if budget is None:
