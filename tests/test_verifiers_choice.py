@@ -130,3 +130,14 @@ def test_option_a_next_to_a_conjunction_or_verb_is_an_option_not_an_article():
     assert verify_choice("I think A is right", "A").score == 1.0
     assert verify_choice("either A or B", "B").status == "hedged"
     assert verify_choice("It is a cat, so C", "C").score == 1.0  # "a cat": the article
+
+
+@pytest.mark.parametrize("answer", ["Not C", "not option C", "Anything except C", "It isn't C", "rather than C"])
+def test_a_negated_letter_is_not_chosen(answer):
+    # regression: "Not C" was read as the letter C
+    assert verify_choice(answer, "C").score == 0.0
+
+
+@pytest.mark.parametrize("answer", ["C, not A", "not A but C", "It is not option B; C", "The answer is not A, it is C"])
+def test_the_chosen_letter_next_to_a_negated_one(answer):
+    assert verify_choice(answer, "C").score == 1.0

@@ -34,6 +34,7 @@ _MARKER = re.compile(rf"(?:^|\s){_OPEN}([A-Z]){_CLOSE}(?=\s|$|[.:：、,])|(?:^|
 _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
+_NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
 # words that follow an option letter, never the article "a" or the pronoun "I"
 _AFTER_OPTION = {
     "or", "and", "nor", "is", "was", "seems", "looks", "would", "should", "could", "might", "must",
@@ -121,7 +122,7 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
     if m:
         others = {a or b for a, b in _MARKER.findall(t[m.end() - 1 :])} & valid
         return sorted({m.group(1)} | others), "leading letter" if not others - {m.group(1)} else "several option markers"
-    phrase = {a or b for a, b in _PHRASE.findall(t)}
+    phrase = {m.group(1) or m.group(2) for m in _PHRASE.finditer(t) if not _NEGATED.search(t[max(0, m.start() - 14) : m.start()])}
     if phrase:
         return sorted(phrase), "answer phrase"
     if choices:
@@ -138,6 +139,9 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
                 continue
         # "I'd", "I'm", "I've", "I'll"
         if letter == "I" and len(after) == 2 and after[0] in "'’" and after[1].isalpha():
+            continue
+        # "not C", "isn't A", "except B", "rather than D": a letter ruled out, not chosen
+        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]):
             continue
         if letter in valid:
             tokens.add(letter)
