@@ -111,3 +111,14 @@ def test_numbers_next_to_cjk_text(answer, gold):
     # regression: a number right after a CJK character ("有3个") was not read at all (\w lookbehind)
     assert verify_number(answer, gold).score == 1.0
     assert verify_number(answer, "7").score == 0.0
+
+
+@pytest.mark.parametrize("answer, gold", [("六个", "6"), ("十二只", "12"), ("二十五", "25"), ("两百", "200"), ("一百零五", "105"), ("图中有三只猫", "3")])
+def test_chinese_numerals(answer, gold):
+    assert verify_number(answer, gold).score == 1.0
+    assert verify_number(answer, "7").score == 0.0
+
+
+def test_chinese_numeral_runs_that_are_not_one_number():
+    assert verify_number("三四个", "3").score == 0.0  # "three or four"
+    assert verify_number("有3个", "3").score == 1.0  # digits win over numerals

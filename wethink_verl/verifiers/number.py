@@ -38,6 +38,27 @@ _WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 7
 _WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 
 
+# Chinese numerals up to 9999 ("三", "十二", "二十五", "两百"), read only when no digits or English
+# number words are present
+_CJK_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CJK_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CJK_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千]+")
+
+
+def _cjk_value(text: str) -> int | None:
+    total, digit = 0, None
+    for ch in text:
+        if ch in _CJK_DIGITS:
+            if digit is not None and digit != 0:
+                return None  # "三四" (three or four): not one number
+            digit = _CJK_DIGITS[ch]
+        else:
+            unit = _CJK_UNITS[ch]
+            total += (1 if digit is None else digit) * unit
+            digit = None
+    return total + (digit or 0)
+
+
 @dataclass(frozen=True)
 class Num:
     value: float
@@ -101,6 +122,11 @@ def find_numbers(text: str) -> list[Num]:
     if not found:
         for m in _WORD.finditer(t):
             found.append(Num(float(_WORDS[m.group(1).lower()]), m.group(1), 0, False, m.start()))
+    if not found:
+        for m in _CJK_NUMBER.finditer(t):
+            value = _cjk_value(m.group(0))
+            if value is not None:
+                found.append(Num(float(value), m.group(0), 0, False, m.start()))
     found.sort(key=lambda n: n.start)
     return found
 
