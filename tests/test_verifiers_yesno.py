@@ -60,3 +60,13 @@ def test_no_polarity_is_no_answer():
 def test_invalid_gold():
     assert verify_yesno("yes", "maybe").status == "invalid_gold"
     assert verify_yesno("yes", "").status == "invalid_gold"
+
+
+@pytest.mark.parametrize("answer", ["Not really.", "Not at all", "Certainly not", "Of course not."])
+def test_negative_phrases(answer):
+    assert verify_yesno(answer, "no").score == 1.0
+    assert verify_yesno(answer, "yes").score == 0.0
+
+
+def test_not_sure_is_not_no():
+    assert verify_yesno("Not sure", "no").status == "no_answer"

@@ -30,6 +30,8 @@ _CJK_PREFIXES = (
     ("有", "yes"), ("はい", "yes"), ("네", "yes"), ("예", "yes"),
 )  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# answers that mean "no" without a no-word ("not sure" is not one of them)
+_NO_PHRASES = ("not really", "not at all", "certainly not", "of course not", "absolutely not", "definitely not", "not quite")
 _ALT = re.compile(r"\bor\b|/|或|还是|\boder\b|\bou\b|\bo\b", re.IGNORECASE)
 # one-letter words count only as the whole answer ("n/a" is not "no")
 _SINGLE_LETTER = {"y", "n"}
@@ -50,6 +52,8 @@ def read_polarity(text: str) -> tuple[str | None, str]:
     words = _WORD.findall(t)
     if not words:
         return None, "no words"
+    if " ".join(words[:3]).startswith(_NO_PHRASES):
+        return "no", "negative phrase"
     first = words[0]
     if first in _SINGLE_LETTER and len(words) > 1:
         first = ""
