@@ -75,8 +75,9 @@ def _choice(rng: random.Random) -> tuple[str, str, list[str], list[str], list[st
     problem = "Which animal is in the picture?\n" + "\n".join(f"{letters[i]}. {options[i]}" for i in range(4))
     right = [g, f"({g})", f"{g}.", f"{g}) {text}", f"The answer is {g}.", f"Answer: ({g})", text, f"{g}"]
     wrong = [w, f"({w}) {wtext}", f"The answer is {w}.", wtext]
-    # the last one is a known weakness: a negated letter ("Not B") is read as the letter
-    hedge = [f"{g} or {w}", "A, B, C, D", f"{w}/{g}", "I cannot tell from the image.", f"Not {g}"]
+    # "Not B" is wrong; the last is a known weakness: a hedge phrased as a sentence still reads as B
+    hedge = [f"{g} or {w}", "A, B, C, D", f"{w}/{g}", "I cannot tell from the image.", f"Not {g}",
+             f"The answer is {g}, but {w} is also possible."]
     return g, problem, right, wrong, hedge
 
 
@@ -151,7 +152,7 @@ def _variants(kind: str, rng: random.Random, p: int):
         m = n + rng.choice([-2, -1, 1, 3])
         shown = f"{n:,}" if n >= 1000 else str(n)
         right = [str(n), f"There are {n} objects.", shown, f"{shown} items", f"**{n}**"]
-        if n <= 10:  # a known weakness: Chinese numerals are not read
+        if n <= 10:  # Chinese numerals
             right.append("零一二三四五六七八九十"[n] + "个")
         if n <= 20:
             right.append(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -160,7 +161,7 @@ def _variants(kind: str, rng: random.Random, p: int):
     if kind == "yesno":
         g = rng.choice(["Yes", "No"])
         w = "No" if g == "Yes" else "Yes"
-        right = [g, f"{g}.", f"{g}, it is.", g.lower()] + (["Not really."] if g == "No" else [])  # "Not really": a known weakness
+        right = [g, f"{g}.", f"{g}, it is.", g.lower()] + (["Not really."] if g == "No" else [])
         return (L(right, 1), L([w, f"{w}, it is not."], 0), L(["Yes or no", "yes/no"], 0),
                 {"category": "yes no", "gold": g})  # fmt: skip
     if kind == "iou":
