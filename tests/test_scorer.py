@@ -225,3 +225,12 @@ def test_rule_verifiers_do_not_touch_the_worker_pool(scorer):
         if sample.get("verifier") != "math":
             scorer.score(sample)
     assert pool.stats.calls == before
+
+
+def test_a_row_that_cannot_be_scored_gets_no_format_credit():
+    """An unknown verifier or unusable verifier_kwargs is an error: score 0, the error said, format still reported."""
+    scorer = RewardScorer()
+    good_format = "<think>x</think><answer>B</answer>"
+    for sample in ({"verifier": "no_such_verifier"}, {"verifier": "choice", "verifier_kwargs": 5}):
+        res = scorer.score({"response": good_format, "ground_truth": "B", **sample})
+        assert res["status"] == "error" and res["error"] and res["score"] == 0.0 and res["format"] == 1.0

@@ -42,8 +42,15 @@ def _check(out, data, rows, accuracy_weight=0.7, format_weight=0.3):
         assert got == pytest.approx(want_score, abs=1e-3), row["id"]
 
 
+# sympy expands this for far longer than the 2 s budget: the worker is killed inside verl's actor
+RUNAWAY_ROW = {
+    "id": "runaway", "response": "<think>expand</think><answer>(x+1)^{5000}</answer>", "ground_truth": "(x+2)^{5000}",
+    "extra_info": {"verifier": "math"}, "prompt": "Expand.", "expect": {"accuracy": 0.0, "format": 1.0},
+}  # fmt: skip
+
+
 def test_wethink_manager_in_real_reward_loop(ray_local, qwen_tokenizer_dir, tokenizer):
-    rows = example_rows()
+    rows = example_rows() + [RUNAWAY_ROW]
     data = make_reward_batch(tokenizer, rows)
     out = _score(qwen_tokenizer_dir, ["reward.reward_manager.name=wethink"], data)
     assert out.meta_info["reward_extra_keys"] == list(RESULT_KEYS)
@@ -53,8 +60,10 @@ def test_wethink_manager_in_real_reward_loop(ray_local, qwen_tokenizer_dir, toke
     # the descriptive row is judge-routed; with the judge off it falls back, counted
     assert [v for v in verifiers if v.startswith("judge")] == ["judge>text"]
     assert sum(out.non_tensor_batch["fallback"]) >= 1
-    # the power tower ran into the bound and says so, off the main thread, in a Ray actor
-    assert sum(out.non_tensor_batch["timed_out"]) >= 1
+    # the power tower (pre-screened) and the runaway expansion (worker killed) ran into the bound
+    # and say so, off the main thread, inside verl's RewardLoopWorker actors
+    timed_out = dict(zip([r["id"] for r in rows], out.non_tensor_batch["timed_out"]))
+    assert timed_out["runaway"] == 1 and timed_out["ex23"] == 1
 
 
 def test_weights_and_verifier_swap_by_config_key(ray_local, qwen_tokenizer_dir, tokenizer):

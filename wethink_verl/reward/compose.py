@@ -23,7 +23,9 @@ RESULT_KEYS = (
 )
 
 
-def overall(accuracy: float, fmt: float | None, cfg: dict) -> float:
+def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
+    if status == "error":  # the row could not be scored (bad config or input): no format credit either
+        return 0.0
     wa, wf = float(cfg["accuracy_weight"]), float(cfg["format_weight"])
     if fmt is None:  # no format term (answer-only scoring, format_rule "none")
         return accuracy
@@ -48,7 +50,7 @@ def result(
     **details: Any,
 ) -> dict:
     out = {
-        "score": round(overall(accuracy, fmt, cfg), 6),
+        "score": round(overall(accuracy, fmt, cfg, details.get("status", "ok")), 6),
         "accuracy": float(accuracy),
         "format": None if fmt is None else float(fmt),
         "verifier": verifier,
