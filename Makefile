@@ -42,8 +42,12 @@ test: setup setup-judge
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
+# Speed and memory figures (README "Benchmarks"): each prints a table, ours next to its peer.
 bench: setup
 	$(PY) benchmarks/bench_verifiers.py
+	$(PY) benchmarks/bench_reward_loop.py
+	$(PY) benchmarks/bench_judge.py
+	$(PY) benchmarks/bench_prepare.py
 
 clean:
 	rm -rf $(VENV) $(JUDGE_VENV) outputs .pytest_cache
