@@ -90,18 +90,14 @@ def find_numbers(text: str) -> list[Num]:
     t = norm.basic(text).replace("−", "-")
     found: list[Num] = []
     taken: list[tuple[int, int]] = []
-    for m in _FRAC.finditer(t):
-        num, den = float(m.group(2)), float(m.group(3))
-        if den != 0:
-            found.append(Num((-1 if m.group(1) else 1) * num / den, m.group(0), 99, False, m.start()))
-            taken.append(m.span())
-    for m in _SLASH.finditer(t):
-        if any(a <= m.start() < b for a, b in taken):
-            continue
-        num, den = float(m.group(2)), float(m.group(3))
-        if den != 0:
-            found.append(Num((-1 if m.group(1) else 1) * num / den, m.group(0), 99, False, m.start()))
-            taken.append(m.span())
+    for pattern in (_FRAC, _SLASH):  # \frac{a}{b} first, then a/b outside them
+        for m in pattern.finditer(t):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            num, den = float(m.group(2)), float(m.group(3))
+            if den != 0:
+                found.append(Num((-1 if m.group(1) else 1) * num / den, m.group(0), 99, False, m.start()))
+                taken.append(m.span())
     for m in _NUMBER.finditer(t):
         if any(a <= m.start() < b for a, b in taken):
             continue
