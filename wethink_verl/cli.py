@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             importlib.import_module(module).add_parser(sub)
         except ModuleNotFoundError as e:
             if e.name and e.name.startswith("wethink_verl"):
-                continue  # a command still being built
+                raise  # our own module missing is a broken install, not an optional dependency
             p = sub.add_parser(name, help=f"(unavailable: {e})")
             p.set_defaults(func=lambda _args, _e=e: _unavailable(_e))
     return parser
