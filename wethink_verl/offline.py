@@ -91,22 +91,6 @@ def _summary(rows: list[tuple[str, str, dict]]) -> str:
     return format_table(headers, table_rows, title="Scores by verifier and category")
 
 
-async def _score_isolated(scorer, samples: list[dict], concurrency: int) -> list[dict]:
-    """``ascore`` each sample; an unexpected exception becomes that line's error, not the run's end."""
-    sem = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(sample: dict) -> dict:
-        async with sem:
-            try:
-                return await scorer.ascore(sample)
-            except Exception as e:  # noqa: BLE001 - a bad line never stops the run
-                reason = f"scoring raised {type(e).__name__}: {e}"[:300]
-                return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": str(sample.get("verifier") or "none"),
-                        "reason": reason, "error": reason}  # fmt: skip
-
-    return list(await asyncio.gather(*(one(s) for s in samples)))
-
-
 async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
     from tqdm import tqdm
 
@@ -122,7 +106,7 @@ async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
         async def flush():
             nonlocal errors
             todo = [(i, s) for i, (_, _, s, _) in enumerate(batch) if s is not None]
-            results = await _score_isolated(scorer, [s for _, s in todo], args.concurrency)
+            results = await scorer.ascore_many([s for _, s in todo], concurrency=max(1, args.concurrency))
             by_index = dict(zip((i for i, _ in todo), results))
             for i, (lineno, record, sample, parse_error) in enumerate(batch):
                 base = record if isinstance(record, dict) else {"line": lineno, "input": record}

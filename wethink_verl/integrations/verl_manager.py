@@ -26,26 +26,11 @@ from .common import get_scorer, sample_from_row
 logger = logging.getLogger("wethink_verl.integrations.verl_manager")
 
 
-def _plain(value: Any) -> dict:
-    if value is None:
-        return {}
-    try:
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(value):
-            return OmegaConf.to_container(value, resolve=True)  # type: ignore[return-value]
-    except ImportError:
-        pass
-    return dict(value)
-
-
 def reward_config_from_verl(config: Any) -> dict:
     """Our overrides from verl's config: reward.reward_kwargs, then custom_reward_function.reward_kwargs."""
     reward = config.get("reward", {}) if hasattr(config, "get") else {}
-    first = _plain(reward.get("reward_kwargs"))
     crf = reward.get("custom_reward_function") or {}
-    second = _plain(crf.get("reward_kwargs") if hasattr(crf, "get") else None)
-    return deep_merge(first, second)
+    return deep_merge(reward.get("reward_kwargs") or {}, crf.get("reward_kwargs") or {})
 
 
 def _first_image(raw_prompt: Any) -> Any:
@@ -84,8 +69,7 @@ class WeThinkRewardManager(RewardManagerBase):
         except Exception as e:  # noqa: BLE001 - never let one sample crash verl's batch
             self.failures += 1
             logger.exception("wethink reward failed for a sample; scored 0 (failures so far: %d)", self.failures)
-            res = compose.result(accuracy=0.0, fmt=0.0, verifier="none", cfg=self.scorer.config, status="error",
-                                 error=f"{type(e).__name__}: {e}")  # fmt: skip
+            res = self.scorer.error_result(f"{type(e).__name__}: {e}")
         return {"reward_score": float(res["score"]), "reward_extra_info": compose.extra_info(res)}
 
     async def _score(self, data: DataProto) -> dict:

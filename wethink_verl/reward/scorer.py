@@ -117,10 +117,25 @@ class RewardScorer:
 
     # ---- public API ------------------------------------------------------------------------
     def score(self, sample: Mapping[str, Any]) -> dict:
-        return _run_to_end(self._score(sample, sync=True))
+        try:
+            return _run_to_end(self._score(sample, sync=True))
+        except Exception as e:  # noqa: BLE001 - a bad sample never stops a batch; it is counted
+            return self.error_result(f"scoring raised {type(e).__name__}: {e}", sample)
 
     async def ascore(self, sample: Mapping[str, Any]) -> dict:
-        return await self._score(sample, sync=False)
+        try:
+            return await self._score(sample, sync=False)
+        except Exception as e:  # noqa: BLE001
+            return self.error_result(f"scoring raised {type(e).__name__}: {e}", sample)
+
+    def error_result(self, message: str, sample: Mapping[str, Any] | None = None) -> dict:
+        """The result of a sample that could not be scored: score 0, the error logged and counted."""
+        logger.warning("sample not scored: %s", message[:300])
+        verifier = str((sample or {}).get("verifier") or "none")
+        res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error",
+                             reason=message[:300], error=message[:300])  # fmt: skip
+        self.stats.record(res, None)
+        return res
 
     async def ascore_many(self, samples: Iterable[Mapping[str, Any]], concurrency: int = 64) -> list[dict]:
         sem = asyncio.Semaphore(concurrency)
@@ -186,10 +201,7 @@ class RewardScorer:
             sample["ground_truth"] = sample["answer"]
         response = sample.get("response")
         if not isinstance(response, str):
-            res = compose.result(accuracy=0.0, fmt=0.0, verifier="none", cfg=cfg, status="error",
-                                 reason="no response text", error=f"response must be a string, got {type(response).__name__}")
-            self.stats.record(res, None)
-            return res
+            return self.error_result(f"response must be a string, got {type(response).__name__}")
         gold = sample.get("ground_truth")
         if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
             gold = answer_only(gold).answer or gold  # WeThink golds sometimes carry <answer> tags
