@@ -141,3 +141,20 @@ def slow_verifier(answer, ground_truth, **_):
     """A user verifier that never finishes on its own."""
     time.sleep(3600)
     return 1.0
+
+
+def echo_after(value, seconds=0.0, **_):
+    """Returns its own argument after a delay: a reply that went to the wrong caller shows at once."""
+    if seconds:
+        time.sleep(seconds)
+    return value
+
+
+def echo_verifier(answer, ground_truth, *, seconds=0.0, **_):
+    """A user verifier: 1.0 when the answer equals the ground truth, after ``seconds``. Its reply
+    names the answer it judged, so a reply read by the wrong caller shows in its reason."""
+    from wethink_verl.verifiers.types import Verdict
+
+    if seconds:
+        time.sleep(seconds)
+    return Verdict(1.0 if answer == ground_truth else 0.0, answer, f"judged {answer!r}")
