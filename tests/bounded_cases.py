@@ -128,6 +128,7 @@ class ScoringActor:
         from wethink_verl.verifiers import bounded
 
         pool = bounded.get_pool()
+        pool.warm_up()  # replacements of killed workers start in the background
         return {"size": pool.size, "alive": pool.alive_workers(), "timeouts": pool.stats.timeouts}
 
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
+from .reward.compose import failure_reason
 from .table import format_table
 
 CHUNK = 512
@@ -83,7 +84,7 @@ def _summary(rows: list[tuple[str, str, dict]]) -> str:
                 sum(r["score"] for r in results) / n,
                 sum(r["accuracy"] for r in results) / n,
                 (sum(fmts) / len(fmts)) if fmts else None,
-                sum(1 for r in results if r.get("error")),
+                sum(1 for r in results if failure_reason(r)),
                 sum(r.get("fallback", 0) for r in results),
             ]
         )
@@ -111,10 +112,10 @@ async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
             for i, (lineno, record, sample, parse_error) in enumerate(batch):
                 base = record if isinstance(record, dict) else {"line": lineno, "input": record}
                 if parse_error is not None:
-                    res = {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": parse_error, "error": f"line {lineno}: {parse_error}"}
+                    res = {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": f"line {lineno}: {parse_error}", "error": 1}
                 else:
                     res = by_index[i]
-                error = res.get("error")
+                error = failure_reason(res)
                 if error:
                     errors += 1
                 merged = dict(base)

@@ -59,8 +59,12 @@ DEFAULTS: dict[str, Any] = {
     "verifiers": {},
     # swap an implementation: {"text": "mypkg.rewards:my_text"} or {"choice": "text"}
     "aliases": {},
-    # the hard bound around expensive verifier work (math-verify and user verifiers)
-    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072},
+    # the hard bound around expensive verifier work (math-verify and user verifiers), per process
+    # and per distinct setting: `workers` processes; a call runs at most timeout_s seconds (a
+    # verifier's own `timeout` option may lower it, never raise it) after waiting at most
+    # queue_timeout_s for a free worker (else the row is "busy": timed_out=1, not a verdict); a
+    # worker over memory_limit_mb is a counted error
+    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072, "queue_timeout_s": 60.0},
     # the LLM judge for descriptive answers (wethink_verl.judge; README "LLM judge")
     "judge": {
         "enable": False,
