@@ -21,6 +21,8 @@ setup(
         # core: verifiers and reward composition (no verl, Ray or torch needed)
         "math-verify>=0.8",
         "rapidfuzz>=3.0",
+        # linear-time patterns over untrusted text (judge replies)
+        "google-re2>=1.1",
         # judge client, dataset adapter
         "aiohttp>=3.9",
         "pyarrow>=14",

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from wethink_verl.judge import build_judge
-from wethink_verl.judge.prompt import PromptOptions, build_messages, load_template, neutralize, parse_verdict
+from wethink_verl.judge.prompt import fold, neutralize, parse_verdict
 from wethink_verl.judge.testing import ScriptedJudgeServer
 from wethink_verl.reward import RewardScorer
 
@@ -71,7 +71,7 @@ async def test_a_huge_reply_is_capped_and_the_event_loop_stays_responsive(server
         await tick
         await judge.aclose()
         judge.close()
-    assert out.failed and out.kind == "bad_response" and "bytes" in out.reason, out
+    assert out.failed and out.kind == "unparseable" and "bytes" in out.reason, out
     assert elapsed < 10 and lag < 1.0, (elapsed, lag)
 
 
@@ -99,6 +99,19 @@ def test_no_confusable_tag_survives_the_filter_in_a_form_the_reader_accepts(tag)
     for echoed in (quarantined, quarantined.replace("\u200b", "").replace("\u00ad", "")):
         assert parse_verdict(f"The candidate wrote: {echoed}").score is None, (tag, echoed)
         assert parse_verdict(f"The candidate wrote: {echoed} Verdict: <score>0</score>").score == 0.0, (tag, echoed)
+
+
+def test_the_filter_knows_every_opener_and_invisible_character():
+    """The character tables in prompt.py against this Python's Unicode database (all code points)."""
+    import sys
+    import unicodedata
+
+    from wethink_verl.judge.prompt import INVISIBLE_RANGES, OPENERS
+
+    openers = {c for c in range(sys.maxunicode + 1) if "<" in unicodedata.normalize("NFKC", chr(c)) or "<" in fold(chr(c))}
+    assert openers == {ord(c) for c in OPENERS.pattern[1:-1]}
+    invisible = {c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
+    assert invisible <= {c for lo, hi in INVISIBLE_RANGES for c in range(lo, hi + 1)}
 
 
 def test_the_reader_folds_like_the_filter():
