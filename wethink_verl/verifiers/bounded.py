@@ -143,6 +143,13 @@ class _ThreadWaiter:
         self._event.wait(timeout)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _LoopWaiter:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.worker: _Worker | None = None
@@ -154,7 +161,10 @@ class _LoopWaiter:
             return False
         self.worker = worker
         try:
-            self.loop.call_soon_threadsafe(self._wake)
+            if _running_loop() is self.loop:
+                self._wake()  # released on the waiter's own loop: no cross-thread wake-up needed
+            else:
+                self.loop.call_soon_threadsafe(self._wake)
         except RuntimeError:  # its loop is closed
             self.worker = None
             return False
@@ -225,7 +235,8 @@ class _BlockingIO:
 
 
 class _LoopIO:
-    """The same operations as ``_BlockingIO`` on the running event loop (nothing blocks it)."""
+    """The same operations as ``_BlockingIO`` on the running event loop: non-blocking socket calls,
+    and a wait for readiness (with its deadline as a timer) only when the socket is not ready."""
 
     def __init__(self, pool: "WorkerPool"):
         self.pool = pool
@@ -234,27 +245,34 @@ class _LoopIO:
     async def acquire(self, wait_until: float) -> _Worker | None:
         return await self.pool._acquire_on_loop(self.loop, wait_until)
 
-    async def _bounded(self, aw, deadline: float):
+    async def _ready(self, sock: socket.socket, deadline: float, write: bool) -> None:
+        """Until ``sock`` is readable (or writable), or ``_Expired`` at ``deadline``."""
+        loop, fd = self.loop, sock.fileno()
+        fut = loop.create_future()
+        done = lambda: fut.done() or fut.set_result(None)  # noqa: E731
+        expire = loop.call_later(_remaining(deadline), lambda: fut.done() or fut.set_exception(_Expired()))
+        (loop.add_writer if write else loop.add_reader)(fd, done)
         try:
-            return await asyncio.wait_for(aw, _remaining(deadline))
-        except asyncio.TimeoutError as e:
-            raise _Expired from e
+            await fut
+        finally:
+            expire.cancel()
+            (loop.remove_writer if write else loop.remove_reader)(fd)
 
     async def readable(self, sock: socket.socket, deadline: float) -> bool:
-        fut = self.loop.create_future()
-        fd = sock.fileno()
-        self.loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
         try:
-            await self._bounded(fut, deadline)
+            await self._ready(sock, deadline, write=False)
             return True
         except _Expired:
             return False
-        finally:
-            self.loop.remove_reader(fd)
 
     async def send(self, sock: socket.socket, data: bytes, deadline: float) -> None:
         sock.setblocking(False)
-        await self._bounded(self.loop.sock_sendall(sock, data), deadline)
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                await self._ready(sock, deadline, write=True)
 
     async def recv_exact(self, sock: socket.socket, n: int, deadline: float) -> bytes:
         sock.setblocking(False)
@@ -262,7 +280,11 @@ class _LoopIO:
         view = memoryview(buf)
         got = 0
         while got < n:
-            k = await self._bounded(self.loop.sock_recv_into(sock, view[got:]), deadline)
+            try:
+                k = sock.recv_into(view[got:])
+            except BlockingIOError:
+                await self._ready(sock, deadline, write=False)
+                continue
             if k == 0:
                 raise EOFError("the worker closed its pipe")
             got += k
@@ -299,6 +321,7 @@ class WorkerPool:
         self._waiters: collections.deque = collections.deque()
         self._all: set[_Worker] = set()
         self._closed = False
+        self._start_error: str | None = None  # why the last worker start failed (None: it did not)
         self.stats = PoolStats()
         # threads for verifiers that block on this pool from inside (math) when called from asyncio
         self.executor = ThreadPoolExecutor(max_workers=max(4, 4 * self.size), thread_name_prefix="wethink-bounded")
@@ -398,7 +421,7 @@ class WorkerPool:
             try:
                 worker = None if waited_out else await io.acquire(wait_until)
                 if worker is None:
-                    outcome = Outcome("busy", detail=f"no free verifier worker within {self.queue_timeout:g} s", elapsed_s=time.monotonic() - start)
+                    outcome = self._no_worker(start)
                     return self._count(outcome)
                 problem = await self._ready(io, worker, wait_until)
                 if problem == "busy":  # still starting: untouched, it goes back
@@ -413,6 +436,14 @@ class WorkerPool:
                     self._finish(worker, outcome)
             return self._count(outcome)
         return self._count(outcome)
+
+    def _no_worker(self, start: float) -> Outcome:
+        elapsed = time.monotonic() - start
+        with self._lock:
+            broken = self._start_error if not self._all else None
+        if broken:
+            return Outcome("crashed", detail=f"no verifier worker could be started: {broken}", elapsed_s=elapsed)
+        return Outcome("busy", detail=f"no free verifier worker within {self.queue_timeout:g} s", elapsed_s=elapsed)
 
     async def _ready(self, io, worker: _Worker, wait_until: float) -> str | None:
         """None when ready; "busy" when it is still starting at ``wait_until``; else what went wrong."""
@@ -499,13 +530,15 @@ class WorkerPool:
                 return self._idle.pop()
             waiter = _LoopWaiter(loop)
             self._waiters.append(waiter)
+        wake = waiter.future
+        expire = loop.call_later(max(0.0, wait_until - time.monotonic()), lambda: wake.done() or wake.set_result(None))
         try:
-            await asyncio.wait_for(waiter.future, max(0.0, wait_until - time.monotonic()))
-        except asyncio.TimeoutError:
-            pass
+            await wake
         except BaseException:  # cancelled: a worker handed over meanwhile goes back, untouched
             self._give_back(self._claim(waiter))
             raise
+        finally:
+            expire.cancel()
         return self._claim(waiter)
 
     def _give_back(self, worker: _Worker | None) -> None:
@@ -545,7 +578,7 @@ class WorkerPool:
     def _start_workers(self) -> None:
         """The pool's starter thread: reaps killed workers and starts replacements, each launch
         with a deadline; a forkserver that misses it is killed and a new one started."""
-        backoff = 0.5
+        backoff, failures = 0.5, 0
         while True:
             job = self._jobs.get()
             if job is None or self._closed or self._pid != os.getpid():
@@ -556,18 +589,31 @@ class WorkerPool:
             try:
                 worker = _Worker(WorkerProcess(self.memory_limit_mb))
             except Exception as e:  # noqa: BLE001 - a stopped or broken forkserver, no fds left, …
-                logger.warning("could not start a verifier worker (%s: %s); retrying in %.1f s with a new forkserver",
-                               type(e).__name__, e, backoff)  # fmt: skip
+                failures += 1
+                why = f"{type(e).__name__}: {str(e).strip()[:300]}"
+                (logger.warning if failures <= 3 or failures % 100 == 0 else logger.debug)(
+                    "could not start a verifier worker (%s); retrying in %.1f s with a new forkserver [%d failures in a row]", why, backoff, failures)
+                self._fail_waiters_if_empty(why)
                 if _workers._server is not None:
                     self._retire_server(_workers._server)
                 time.sleep(backoff)
                 backoff = min(2 * backoff, 10.0)
                 self._jobs.put("spawn")
                 continue
-            backoff = 0.5
+            backoff, failures, self._start_error = 0.5, 0, None
             with self._lock:
                 self._all.add(worker)
             self._release(worker)
+
+    def _fail_waiters_if_empty(self, why: str) -> None:
+        """With no worker at all, waiting callers learn at once that none could be started."""
+        with self._lock:
+            self._start_error = why
+            waiters = list(self._waiters) if not self._all else []
+            if waiters:
+                self._waiters.clear()
+        for waiter in waiters:
+            waiter.hand(None)
 
     def _retire_server(self, server) -> None:
         """Kill a forkserver that stopped answering; its idle workers go now, busy ones on return."""
