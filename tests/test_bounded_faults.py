@@ -383,3 +383,25 @@ def test_a_row_that_cannot_be_scored_is_flagged_logged_and_explained(case, caplo
     res = scorer.score(sample_from_row(sample["response"], sample["ground_truth"], extra))
     assert res["error"] == 1 and res["status"] == "error" and res["reason"], res
     assert scorer.stats.as_dict()["errors"] >= 2
+
+
+def test_a_process_exits_promptly_right_after_a_worker_was_replaced(tmp_path):
+    """Regression: closing the pool (or exiting) while its starter thread was launching a replacement
+    left a worker that multiprocessing's exit handler waited for, forever (about 1 run in 5)."""
+    script = tmp_path / "exit_now.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from wethink_verl.verifiers.bounded import WorkerPool
+        pool = WorkerPool(size=1, memory_limit_mb=256)
+        print(pool.call("wethink_verl.verifiers._symbolic:allocate_mb", 900).status, flush=True)
+        if sys.argv[1] == "close":
+            pool.close()
+    """))
+    for i in range(10):
+        t0 = time.monotonic()
+        try:
+            out = subprocess.run([sys.executable, str(script), "close" if i % 2 else "exit"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"run {i} did not exit")
+        assert out.stdout.strip() == "memory", out.stdout + out.stderr[-2000:]
+        assert time.monotonic() - t0 < 60

@@ -322,14 +322,18 @@ class WorkerProcess:
             pass
 
     def reap(self, timeout: float = 1.0) -> None:
+        """Collect a killed worker's exit status; one its forkserver does not report in time is left
+        to it (and dropped from multiprocessing's children, whose exit handler would wait forever)."""
         if self.owner != os.getpid():
             return
         try:
             self.proc.join(timeout)
             if self.proc.exitcode is not None:
                 self.proc.close()
+                return
         except (ValueError, AssertionError, OSError):
             pass
+        _mp_process._children.discard(self.proc)
 
     def alive(self) -> bool:
         try:

@@ -378,8 +378,14 @@ class WorkerPool:
             workers, self._all, self._idle = list(self._all), set(), []
             waiters, self._waiters = list(self._waiters), collections.deque()
         self._jobs.put(None)
+        if self._starter is not threading.current_thread():
+            self._starter.join(5.0)  # a launch in progress ends (its worker is then killed on arrival)
+        with self._lock:
+            workers += [w for w in self._all if w not in workers]
+            self._all = set()
         for w in workers:
             w.proc.kill()
+        for w in workers:
             w.proc.reap(0.5)
         for waiter in waiters:
             waiter.hand(None)
@@ -567,6 +573,7 @@ class WorkerPool:
                 self._idle.append(worker)
                 return
         worker.proc.kill()
+        worker.proc.reap(0.5)
 
     def _discard(self, worker: _Worker) -> None:
         worker.proc.kill()
@@ -681,10 +688,10 @@ def run_in(pool: WorkerPool, wait_until: float | None, fn: Callable[[], Any]) ->
 
 
 def shutdown() -> None:
+    """Close every pool this process started (at exit too: no worker outlives it)."""
     with _pools_lock:
-        pools = list(_pools.values())
         _pools.clear()
-    for pool in pools:
+    for pool in list(_live_pools):
         if pool._pid == os.getpid():
             pool.close()
 
