@@ -41,6 +41,9 @@ def tiny_lm_dir():
 def ray_local():
     """One local Ray cluster for the whole session (ray.init costs ~5 s)."""
     ray = pytest.importorskip("ray")
+    # Ray workers (and the verifier workers they start) import the helper modules next to the tests
+    tests_dir = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
     yield ray
