@@ -190,6 +190,8 @@ class RewardScorer:
 
     async def _run_verifier(self, spec: VerifierSpec, text: str, gold: Any, opts: dict, sync: bool) -> Verdict:
         try:
+            if not (spec.isolate or spec.blocking):
+                return spec.fn(text, gold, **opts)  # bounded by construction: no pool needed
             pool = self.pool
             if spec.isolate:
                 out = pool.call(spec.ref, text, gold, **opts) if sync else await pool.acall(spec.ref, text, gold, **opts)
@@ -198,9 +200,9 @@ class RewardScorer:
             # worker starts now: a job queued in the executor spends its wait budget there
             wait_until = time.monotonic() + pool.queue_timeout
             job = partial(bounded.run_in, pool, wait_until, partial(spec.fn, text, gold, **opts))
-            if spec.blocking and not sync:
-                return await asyncio.get_running_loop().run_in_executor(pool.executor, job)
-            return job()
+            if sync:
+                return job()
+            return await asyncio.get_running_loop().run_in_executor(pool.executor, job)
         except Exception as e:  # noqa: BLE001 - a bad sample never stops a batch; it is counted
             logger.debug("verifier %s failed", spec.name, exc_info=True)
             return Verdict(0.0, None, f"verifier {spec.name} raised {type(e).__name__}: {e}"[:300], "error")
