@@ -29,22 +29,17 @@ def server():
 # ---- linear-time parsing -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "hostile",
-    [
-        "<score>" * 40_000,  # 280 KB of unclosed tags: 20 s per 112 KB before
-        "<think>" * 40_000 + "<score>1</score>",
-        "<score>" + " " * 300_000,
-        "< score " * 40_000,
-        "</think>" * 40_000,
-        ("<score>1</score>" * 20_000),
-    ],
-)
-def test_verdict_parsing_is_linear_on_hostile_replies(hostile):
-    t0 = time.perf_counter()
-    parse_verdict(hostile)
-    parse_verdict(hostile * 4)
-    assert time.perf_counter() - t0 < 2.0
+@pytest.mark.parametrize("unit", ["<score>", "<think>", "</think>", "< score ", "<score>1</score>", "<think>a</think>", "\u200b<score>", "ß<ſcore>"])
+def test_verdict_parsing_is_linear_on_hostile_replies(unit):
+    """Replies up to the cap are parsed in linear time (112 KB of unclosed <score> took 20 s)."""
+    from wethink_verl.judge.prompt import MAX_REPLY_CHARS
+
+    for size in (MAX_REPLY_CHARS // 8, MAX_REPLY_CHARS):
+        hostile = (unit * (size // len(unit) + 1))[:size]
+        t0 = time.perf_counter()
+        parse_verdict(hostile)
+        assert time.perf_counter() - t0 < 2.0, (unit, size)
+    assert "not read" in parse_verdict("<score>" * MAX_REPLY_CHARS).reason  # over the cap: refused at once
 
 
 async def test_a_huge_reply_is_capped_and_the_event_loop_stays_responsive(server):

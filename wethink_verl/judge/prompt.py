@@ -59,9 +59,9 @@ _FOLD_TABLE = {c: None for lo, hi in INVISIBLE_RANGES for c in range(lo, hi + 1)
 _FOLD_TABLE.update({c: " " for c in range(0x3001) if chr(c).isspace() and c != 0x20})  # every space is below U+3001
 # the reader, over folded text: linear time whatever the reply (RE2)
 SCORE_TAG = re2.compile(r"(?s)<\s*score\s*>(.*?)<\s*/\s*score\s*>")
-THINK_BLOCK = re2.compile(r"(?s)<\s*think\s*>.*?<\s*/\s*think\s*>")
-THINK_CLOSE = re2.compile(r"<\s*/\s*think\s*>")
+THROUGH_LAST_THINK_CLOSE = re2.compile(r"(?s)^.*<\s*/\s*think\s*>")
 MAX_REPLY_CHARS = 1 << 20  # longer replies are not read (a verdict needs a few hundred characters)
+MAX_SCORE_TAGS = 16  # a reply with more <score> tags than this is not a verdict
 PLACEHOLDERS = ("question", "reference", "answer", "reasoning", "tiers", "tier_guide", "image_note")
 
 
@@ -286,18 +286,23 @@ def parse_verdict(reply: str | None, tiers: Sequence[float] = DEFAULT_TIERS) -> 
     """The tier value in the judge's reply, or ``score=None`` with why not.
 
     The reply is read folded (``fold``) and in linear time. The reply's own reasoning
-    (``<think>…</think>``, DeepSeek-R1 style) is skipped; every ``<score>…</score>`` left must name
-    the same tier value, or the reply is ambiguous.
+    (``<think>…</think>``, DeepSeek-R1 style, or a pre-filled ``<think>``) is skipped: the verdict
+    is read after the last ``</think>``; every ``<score>…</score>`` there must name the same tier
+    value, or the reply is ambiguous.
     """
     if not isinstance(reply, str) or not reply.strip():
         return ParsedVerdict(None, "empty reply")
     if len(reply) > MAX_REPLY_CHARS:
         return ParsedVerdict(None, f"reply of {len(reply)} characters (over {MAX_REPLY_CHARS}) not read")
-    text = THINK_BLOCK.sub("", fold(reply))
-    closes = list(THINK_CLOSE.finditer(text))
-    if closes:  # a template that pre-fills <think>: keep what follows the last close
-        text = text[closes[-1].end() :]
-    found = SCORE_TAG.findall(text)
+    text = fold(reply)
+    last_close = THROUGH_LAST_THINK_CLOSE.search(text)
+    if last_close:
+        text = text[last_close.end() :]
+    found = []
+    for m in SCORE_TAG.finditer(text):
+        found.append(m.group(1))
+        if len(found) > MAX_SCORE_TAGS:
+            return ParsedVerdict(None, f"ambiguous reply: over {MAX_SCORE_TAGS} <score> tags")
     if not found:
         return ParsedVerdict(None, "no <score>…</score> in the reply")
     values = set()
