@@ -36,6 +36,23 @@ CASES: dict[str, dict] = {
     "numeric_right": {"response": R.format("x^2+2x+1"), "ground_truth": "(x+1)^2", "verifier": "math"},
 }
 
+def process_gone(pid: int, within: float = 10.0) -> bool:
+    """The process exits within ``within`` seconds (a zombie waiting for its parent's wait() counts
+    as gone; a SIGKILLed process takes a moment to get there on a loaded machine)."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 FIELDS = ("score", "accuracy", "format", "status", "timed_out")
 
 

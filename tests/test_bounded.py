@@ -33,13 +33,6 @@ ALLOC = "wethink_verl.verifiers._symbolic:allocate_mb"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @pytest.fixture
 def small_pool():
     pool = WorkerPool(size=2, timeout=BUDGET_S, memory_limit_mb=1024)
@@ -47,7 +40,7 @@ def small_pool():
     yield pool
     pids = pool.alive_workers()
     pool.close()
-    assert all(_gone(p) for p in pids)
+    assert all(bounded_cases.process_gone(p) for p in pids)
 
 
 # ---- the pool itself ---------------------------------------------------------------------------
@@ -71,7 +64,7 @@ def test_overrun_kills_and_replaces_the_worker(small_pool):
     after = set(small_pool.alive_workers())
     assert len(after) == 2, "the pool is back to its size"
     killed = before - after
-    assert len(killed) == 1 and all(_gone(p) for p in killed), "the overrunning worker is gone"
+    assert len(killed) == 1 and all(bounded_cases.process_gone(p) for p in killed), "the overrunning worker is gone"
     assert small_pool.stats.timeouts == 1 and small_pool.stats.restarts == 1
     assert small_pool.call(SLEEP, 0.01).ok, "the replacement serves the next call"
 
@@ -86,7 +79,7 @@ def test_many_overruns_leak_no_slot_and_no_process(small_pool):
     alive = set(small_pool.alive_workers())
     seen |= alive
     assert len(alive) == 2 and len(small_pool._idle) == 2, "no slot leaked"
-    assert all(_gone(p) for p in seen - alive), "every killed worker is gone"
+    assert all(bounded_cases.process_gone(p) for p in seen - alive), "every killed worker is gone"
     # no stray worker anywhere below this process (the forkserver forks them)
     workers_below = {p.pid for p in me.children(recursive=True) if p.pid in seen and p.status() != psutil.STATUS_ZOMBIE}
     assert workers_below == alive
@@ -158,7 +151,7 @@ def test_closed_pool_kills_everything():
     pool.warm_up()
     pids = pool.alive_workers()
     pool.close()
-    assert pool.alive_workers() == [] and all(_gone(p) for p in pids)
+    assert pool.alive_workers() == [] and all(bounded_cases.process_gone(p) for p in pids)
     with pytest.raises(RuntimeError):
         pool.call(SLEEP, 0)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from bounded_cases import process_gone
 
 from wethink_verl.reward import RESULT_KEYS, RewardScorer, extra_info
 from wethink_verl.verifiers import bounded
@@ -32,13 +33,6 @@ ECHO = "bounded_cases:echo_after"
 SLACK_S = 2.0  # a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
 R = "<think>x</think><answer>{}</answer>"
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def test_sigint_during_a_call_on_the_main_thread_discards_the_worker(pool1):
     finally:
         timer.cancel()
     _assert_clean(pool1)
-    assert _gone(busy_pid), "the worker whose call did not complete was killed, not reused"
+    assert process_gone(busy_pid), "the worker whose call did not complete was killed, not reused"
 
 
 def _raise_in_thread(thread: threading.Thread, exc_type: type) -> None:
@@ -264,7 +258,7 @@ def test_a_large_payload_to_a_stopped_worker_is_bounded(pool1):
         assert out.status == "timeout", out
     finally:
         _signal_all([pid], signal.SIGCONT)
-    assert _gone(pid)
+    assert process_gone(pid)
     finished, (out, _) = _run_bounded(lambda: pool1.call(ECHO, "after"), 60, lambda: None)
     assert finished and out.ok and out.value == "after", out
 
