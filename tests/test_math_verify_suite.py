@@ -65,6 +65,8 @@ def test_math_verify_case(pool, case):
     got = int(verdict.score == 1.0)
     if case["id"] in DEVIATIONS:
         assert got != case["expected"], f"no longer deviates: {case['id']} ({DEVIATIONS[case['id']]})"
+    elif got != case["expected"] and not case["math_verify_passes"]:
+        pytest.xfail("Math-Verify fails this case itself (the goal is every case it passes)")
     else:
         assert got == case["expected"], (verdict, case["gold"][-200:], case["pred"][-200:])
 

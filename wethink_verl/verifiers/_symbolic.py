@@ -11,14 +11,17 @@ import logging
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from ._mathtext import is_prose
+
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # the "timeout is disabled" warning is expected
 
 _TARGETS = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 
 
 def _as_latex(text: str) -> str:
-    # Math-Verify extracts from $…$ / \boxed{}; a bare "x^2+2x+1" would parse to nothing
-    if "$" in text or "\\boxed" in text or "\\(" in text or "\\[" in text:
+    # Math-Verify extracts from $…$ / \boxed{}; a bare "x^2+2x+1" would parse to nothing, while
+    # prose ("I think it is 3") must stay prose for Math-Verify to find the answer in it
+    if "$" in text or "\\boxed" in text or "\\(" in text or "\\[" in text or is_prose(text):
         return text
     return f"${text}$"
 
