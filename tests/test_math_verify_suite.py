@@ -57,11 +57,14 @@ def test_fixture_is_the_generated_suite():
     assert FIXTURE["source"].startswith("tests/*.py of the math-verify==0.9.0 sdist")
     assert len(CASES) == 275 and len({c["id"] for c in CASES}) == len(CASES)
     assert set(DEVIATIONS) <= {c["id"] for c in CASES}
+    assert all(next(c for c in CASES if c["id"] == i)["math_verify_passes"] for i in DEVIATIONS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_math_verify_case(pool, case):
-    verdict = verify_math(case["pred"], case["gold"], **_options(case))
+    # a generous budget: this is about what is decided, and the machine may be busy
+    verdict = verify_math(case["pred"], case["gold"], timeout=30, **_options(case))
+    assert verdict.status != "timeout", verdict
     got = int(verdict.score == 1.0)
     if case["id"] in DEVIATIONS:
         assert got != case["expected"], f"no longer deviates: {case['id']} ({DEVIATIONS[case['id']]})"
@@ -69,11 +72,3 @@ def test_math_verify_case(pool, case):
         pytest.xfail("Math-Verify fails this case itself (the goal is every case it passes)")
     else:
         assert got == case["expected"], (verdict, case["gold"][-200:], case["pred"][-200:])
-
-
-def test_we_pass_every_case_math_verify_passes_but_the_listed_deviations():
-    """The headline figure: Math-Verify passes X of the cases here, we pass Y (printed)."""
-    mv_passes = sum(c["math_verify_passes"] for c in CASES)
-    assert mv_passes == 274, "Math-Verify's own pass count changed: regenerate the fixture"
-    passing_deviations = [i for i in DEVIATIONS if next(c for c in CASES if c["id"] == i)["math_verify_passes"]]
-    assert len(passing_deviations) == len(DEVIATIONS)  # every deviation is a case Math-Verify passes

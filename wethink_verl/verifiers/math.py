@@ -157,6 +157,8 @@ def symbolic_compare(
             verdict = right(pred_parsed or shown, "equivalent (math-verify)")
         elif result == "mismatch":
             verdict = wrong(pred_parsed or shown, f"not equivalent to {gold_parsed} (math-verify)")
+        elif result == "cut":
+            verdict = wrong(shown, f"math-verify's unit stripping cut an expression to {gold_parsed!r}: not compared")
         elif result == "unparsed_gold":
             verdict = Verdict(0.0, shown, "math-verify could not parse the ground truth", "invalid_gold")
         else:
