@@ -160,7 +160,7 @@ _SEVERAL = re.compile(r",|;|\\pm|±|\\mp|\\cup|\\cap|\\lor|\\vee|\\land|\\wedge|
 # an alternative offered between two values: "1 or 2", "x=1 \text{ or } x=2", "1 \lor 2", "either …"
 _HEDGE = re.compile(
     r"\\lor(?![a-zA-Z])|\\vee(?![a-zA-Z])|\beither\b|"
-    r"[\w$})\]]\s*,?\s*(?:\\text\{\s*|\\textrm\{\s*|\\mathrm\{\s*)?\bor\b(?:\s*\})?\s*(?:[a-zA-Z]\s*=\s*)?[-+\w$\\({\[]",
+    r"[\w$})\]]\s*(?:,\s*)?(?:\\text\{\s*|\\textrm\{\s*|\\mathrm\{\s*)?\bor\b(?:\s*\})?\s*(?:[a-zA-Z]\s*=\s*)?[-+\w$\\({\[]",
     re.IGNORECASE,
 )
 
