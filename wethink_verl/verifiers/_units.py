@@ -39,6 +39,12 @@ _POWER = r"(?:\s*\^\s*\{?\s*(?P<p>[23])\s*\}?)?"
 _TRAILING = re.compile(r"^(?P<v>.*?[\d}).])\s*(?:\\[,;:! ]|~|\\quad)*\s*(?:" + _WRAPPED + "|" + _BARE + ")" + _POWER + r"\s*\.?$", re.DOTALL)
 
 
+def is_letter_unit(text: str) -> bool:
+    """Whether text ends in a bare one-letter unit ("3 m", "2s"): that may as well be a variable."""
+    m = _TRAILING.match(text.strip())
+    return bool(m and m.group("b") and len(m.group("b").strip()) == 1)
+
+
 def split_unit(text: str) -> tuple[str, str | None]:
     """(value, pint unit or "" for a filler) when text ends in a known unit, else (text, None)."""
     if len(text) > 200:

@@ -34,7 +34,7 @@ from . import _mathtext as mt
 from . import bounded
 from ._costly import too_costly
 from ._numeric import numeric_compare, structured_compare
-from ._units import conversion_factor, split_unit
+from ._units import conversion_factor, is_letter_unit, split_unit
 from . import normalize as norm
 from .number import find_numbers, numbers_match
 from .registry import register
@@ -71,6 +71,7 @@ _TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}")
 _PLAIN_NUMBER = re.compile(
     r"^[-+]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:\\?%)?|\\frac\{-?\d+(?:\.\d+)?\}\{-?\d+(?:\.\d+)?\}|\d+/\d+)$"
 )
+_HAS_LETTER = re.compile(r"[A-Za-z]")
 _LHS = re.compile(r"^[a-zA-Z]\w*(?:\([a-z]\))?=")
 
 _cache = LRU(65536)
@@ -208,6 +209,11 @@ def _reconcile_units(pred: str, gold: str) -> tuple[str, str, Verdict | None]:
     p_value, p_unit = split_unit(pred)
     g_value, g_unit = split_unit(gold)
     if not p_unit or not g_unit:  # no unit, a filler ("units"), or a unit on one side only
+        # a bare letter ("3m") is dropped only against a plain number: against "3n" it is a variable
+        if p_unit and g_unit is None and is_letter_unit(pred) and _HAS_LETTER.search(gold):
+            p_unit = None
+        if g_unit and p_unit is None and is_letter_unit(gold) and _HAS_LETTER.search(pred):
+            g_unit = None
         return (pred if p_unit is None else p_value), (gold if g_unit is None else g_value), None
     factor = conversion_factor(p_unit, g_unit)
     if factor is None:
