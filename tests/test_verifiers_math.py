@@ -43,7 +43,9 @@ def test_cheap_path_decides_easy_right_answers_without_the_pool(pool, answer, go
     assert pool.stats.calls == before, "the cheap path must not call a worker"
 
 
-@pytest.mark.parametrize("answer, gold", [("3", "4"), ("0.5", "\\frac{1}{3}"), ("-2", "2"), ("1,001", "1000")])
+@pytest.mark.parametrize(
+    "answer, gold", [("3", "4"), ("0.5", "\\frac{1}{3}"), ("-2", "2"), ("1,001", "1000"), ("1000000001", "1000000000"), ("0.3333", "\\frac{1}{3}")]
+)
 def test_cheap_path_decides_easy_wrong_numbers_without_the_pool(pool, answer, gold):
     before = pool.stats.calls
     v = verify_math(answer, gold)

@@ -73,12 +73,19 @@ def last_boxed(text: str) -> str | None:
 
 
 _BOX_OR_BRACE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])|[{}]")
+_FLAT_BOX = re.compile(r"\\(?:boxed|fbox)\{([^{}]*)\}")
 
 
 def boxed_contents(text: str) -> list[str]:
     """Contents of every complete outermost ``\\boxed{…}`` / ``\\fbox{…}`` (and ``\\boxed x``) in
     text, distinct and in order, empty boxes left out. One linear pass over the braces; a box that
     never closes does not hide the complete boxes inside it."""
+    first = min(i for i in (text.find("\\boxed"), text.find("\\fbox"), len(text)) if i >= 0)
+    if text.find("}", first) < 0 and "\\boxed " not in text and "\\fbox " not in text:
+        return []  # nothing closes
+    if text.count("{") == text.count("}") == text.count("\\boxed{") + text.count("\\fbox{") and " " not in text:
+        # only flat boxes, nothing else braced (a box spray): the regex alone, at C speed
+        return list(dict.fromkeys(c.strip() for c in _FLAT_BOX.findall(text) if c.strip()))
     spans: list[tuple[int, int]] = []  # (start, end) of each complete box's content
     pending: list[tuple[int, int]] = []  # (brace depth outside the box, where its content starts)
     depth = 0

@@ -116,10 +116,12 @@ def quick_compare(pred: str, gold: str, float_rounding: int | None = MV_DEFAULTS
     if _PLAIN_NUMBER.match(p2) and _PLAIN_NUMBER.match(g2) and any(c.isdigit() for c in p2 + g2):
         pn, gn = find_numbers(p2), find_numbers(g2)
         if len(pn) == 1 and len(gn) == 1:
-            if numbers_match(pn[0], gn[0], 1e-9, 1e-12, False, True):
+            a, b = pn[0], gn[0]
+            integers = a.decimals == b.decimals == 0 and not (a.percent or b.percent)
+            if a.value == b.value if integers else numbers_match(a, b, 1e-9, 1e-12, False, True):
                 return right(p, "equal numbers")
-            written_decimal = any(n.decimals not in (0, 99) for n in (pn[0], gn[0]))  # 99: a fraction
-            if written_decimal and _rounded_equal(pn[0].value, gn[0].value, float_rounding):
+            written_decimal = any(n.decimals not in (0, 99) for n in (a, b))  # 99: a fraction
+            if written_decimal and _rounded_equal(a.value, b.value, float_rounding):
                 return right(p, f"equal numbers (rounded to {float_rounding} decimals)")
             return wrong(p, f"{p2} != {g2}")
     return None
