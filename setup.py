@@ -20,6 +20,7 @@ setup(
     install_requires=[
         # core: verifiers and reward composition (no verl, Ray or torch needed)
         "math-verify>=0.8",
+        "pint>=0.24",  # unit conversion in `math` (20 mm = 2 cm; kg is not g)
         "rapidfuzz>=3.0",
         # judge client, dataset adapter
         "aiohttp>=3.9",
