@@ -66,8 +66,10 @@ def test_score_cli_without_judge_flags_keeps_the_contract(tmp_path, capsys):
 
 def test_score_cli_missing_api_key_variable_is_a_clear_error(server, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("NO_SUCH_JUDGE_KEY", raising=False)
-    with pytest.raises(SystemExit, match="NO_SUCH_JUDGE_KEY"):
-        _score(tmp_path, capsys, "--judge-url", server.url, "--judge-api-key-env", "NO_SUCH_JUDGE_KEY")
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(ROWS[0]) + "\n")
+    status = main(["score", "--input", str(src), "--output", str(dst), "--judge-url", server.url, "--judge-api-key-env", "NO_SUCH_JUDGE_KEY"])
+    assert status == 2 and "NO_SUCH_JUDGE_KEY" in capsys.readouterr().err and not dst.exists()  # checked before scoring
 
 
 def test_judge_check_cli(server, capsys):
