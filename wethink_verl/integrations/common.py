@@ -8,7 +8,7 @@ import threading
 from typing import Any, Mapping
 
 from ..reward import RewardScorer, build_config
-from ..reward.config import deep_merge
+from ..reward.config import deep_merge, describe_reward_range, reward_range
 from ..reward.packed import unpack_ground_truth
 
 logger = logging.getLogger("wethink_verl.integrations")
@@ -39,6 +39,8 @@ def get_scorer(overrides: Mapping[str, Any] | None = None, reward_router_address
         with _scorers_lock:
             scorer = _scorers.get(key)
             if scorer is None:
+                if reward_range(cfg) != (0.0, 1.0):  # a documented choice, but say what it gives
+                    logger.warning("wethink reward config: %s", describe_reward_range(cfg))
                 scorer = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))
                 _scorers[key] = scorer
     return scorer
