@@ -65,7 +65,7 @@ def sample_from_row(
 ) -> dict:
     """A scorer sample from verl's (solution_str, ground_truth, extra_info) or EasyR1's packed answer."""
     extra = dict(extra_info or {})
-    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, str) else {"answer": ground_truth}
+    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, (str, Mapping)) else {"answer": ground_truth}
     sample = {
         "response": solution_str,
         "ground_truth": packed.get("answer"),
