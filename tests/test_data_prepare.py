@@ -672,3 +672,21 @@ def test_sigkill_leaves_no_worker_behind(big_set, tmp_path):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_without_symlinks_the_files_are_renamed_one_by_one_with_a_warning(clean_set, tmp_path, monkeypatch):
+    import errno
+
+    import wethink_verl.data.publish as publish
+
+    def no_symlinks(*_a, **_k):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(publish.os, "symlink", no_symlinks)
+    records, root = clean_set
+    out = tmp_path / "out"
+    res = prepare(cfg(records, root, out, val_size=5))
+    assert "renamed into place one by one, not as one set" in res.summary
+    assert visible(out) == ["prepare_summary.json", "prepare_summary.txt", "train.parquet", "val.parquet"]
+    assert not (out / "train.parquet").is_symlink() and pq.read_metadata(out / "val.parquet").num_rows == 5
+    assert [n for n in os.listdir(out) if n.startswith(".")] == []
