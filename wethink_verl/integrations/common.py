@@ -28,17 +28,19 @@ def config_from_kwargs(kwargs: Mapping[str, Any]) -> dict:
 def get_scorer(overrides: Mapping[str, Any] | None = None, reward_router_address: str | None = None) -> RewardScorer:
     """One scorer (and judge client) per distinct config in this process: reward functions are
     called once per sample, so building them per call would cost more than scoring."""
-    overrides = dict(overrides or {})
+    overrides = deep_merge({}, overrides or {})  # plain dicts (verl may pass DictConfig)
     if reward_router_address and "enable" not in (overrides.get("judge") or {}) and "judge.enable" not in overrides:
         # verl launched a reward model and hands us its router: judging is what it is for
         overrides = deep_merge(overrides, {"judge": {"enable": True}})
-    cfg = build_config(overrides)
-    key = (json.dumps(cfg, sort_keys=True, default=str), reward_router_address)
+    # keyed by the overrides as given: the config is built and validated once per distinct one,
+    # not once per sample
+    key = (json.dumps(overrides, sort_keys=True, default=str), reward_router_address)
     scorer = _scorers.get(key)
     if scorer is None:
         with _scorers_lock:
             scorer = _scorers.get(key)
             if scorer is None:
+                cfg = build_config(overrides)
                 if reward_range(cfg) != (0.0, 1.0):  # a documented choice, but say what it gives
                     logger.warning("wethink reward config: %s", describe_reward_range(cfg))
                 scorer = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))

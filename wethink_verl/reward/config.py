@@ -16,8 +16,9 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+from collections.abc import Mapping  # (typing.Mapping's isinstance is several times slower)
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 # WeThink's system prompt (exact; the two sentences joined by one newline).
 WETHINK_SYSTEM_PROMPT = (
@@ -304,6 +305,9 @@ RULES: dict[str, Rule] = {
 }  # fmt: skip
 
 
+_NO_RULE = Rule()
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
@@ -354,7 +358,7 @@ def _leaf_paths(tree: Mapping, prefix: str = "") -> list[str]:
 
 
 def _check_value(path: str, value: Any, default: Any, cfg: Mapping, problems: list[str]) -> None:
-    rule = RULES.get(path, Rule())
+    rule = RULES.get(path, _NO_RULE)
     kind = rule.kind or _kind_of(default)
     if value is None and (rule.nullable or (default is None and rule.kind is None)):
         return
