@@ -2,8 +2,12 @@
 
 Contract (see README): each input line has ``response`` and usually ``answer``; optional
 ``verifier``, ``verifier_kwargs``, ``category``, ``reward``, ``problem``, ``image``. Each output
-line is the input plus ``score``, ``accuracy``, ``format``, ``verifier``, ``reason`` and
-``error`` (null, or why the line could not be scored). A bad line never stops the run.
+line is the input plus ``score``, ``accuracy``, ``format``, ``verifier``, ``reason``, ``error``
+(null, or why the line could not be scored) and ``warning`` (null, or e.g. "no 'answer' field").
+A bad line never stops the run, and encoding its output is part of its isolation; every input
+line is counted (blank ones as skipped). The config, the input and the output are checked before
+scoring. Exit status: 0; 1 with ``--strict`` and an error; 2 a mistake found before scoring;
+130 / 143 on SIGINT / SIGTERM (the previous output kept, no ``.partial`` left).
 """
 
 from __future__ import annotations
