@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-SERVICE_CLASS = "JudgeService"  # the actor class wethink-verl starts (judge/service.py)
+SERVICE_CLASS = "wethink_verl.judge.service.JudgeService"  # the actor class wethink-verl starts
 EXIT_NOTHING, EXIT_USAGE = 1, 2
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
@@ -238,8 +238,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _actor_class(handle) -> str | None:
+    """``module.Class`` of the actor behind a handle (what Ray recorded when it was created)."""
     descriptor = getattr(handle, "_ray_actor_creation_function_descriptor", None)
-    return getattr(descriptor, "class_name", None)
+    if descriptor is None:
+        return None
+    return f"{getattr(descriptor, 'module_name', '?')}.{getattr(descriptor, 'class_name', '?')}"
 
 
 def run_stop(args: argparse.Namespace) -> int:
@@ -262,7 +265,7 @@ def run_stop(args: argparse.Namespace) -> int:
             return EXIT_NOTHING
         found = _actor_class(handle)
         if found != SERVICE_CLASS:
-            print(f"the actor {where} there is of class {found or '(unknown)'}, not wethink-verl's {SERVICE_CLASS}: left alone", file=sys.stderr)
+            print(f"the actor {where} there is of class {found or '(unknown)'}, not {SERVICE_CLASS}: left alone", file=sys.stderr)
             return EXIT_NOTHING
         try:
             info = ray.get(handle.info.remote(), timeout=min(args.timeout, 10.0))
