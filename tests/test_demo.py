@@ -19,6 +19,7 @@ def test_demo_runs_the_whole_reward_path(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[6/6]" in proc.stdout and "Per category" in proc.stdout
+    assert proc.stdout.count("done in") == 6 and "its verdicts are noise" in proc.stdout  # README: stage times, the demo judge's caveat
     report = json.loads((out_dir / "report.json").read_text())
     assert (out_dir / "reward_breakdown.png").stat().st_size > 10_000
     assert report["prepare"]["image_token_mismatches"] == 0

@@ -134,6 +134,15 @@ def test_vllm_server_judge_check_cli(vllm_server):
     assert "latency:" in r.stdout and "verdict:" in r.stdout
 
 
+def test_vllm_server_doctor_judge_url(vllm_server, tiny_lm_dir):
+    """doctor --judge-url sends one real item: the server answers (a random model: with or
+    without a valid verdict, OK or WARN, never a silent SKIP; tests/test_doctor.py has the FAIL)."""
+    r = _cli("doctor", "--json", "--judge-url", vllm_server.url)
+    check = {c["name"]: c for c in json.loads(r.stdout)}["judge endpoint"]
+    assert check["status"] in ("OK", "WARN"), check
+    assert vllm_server.url in check["detail"] and tiny_lm_dir in check["detail"] and " ms" in check["detail"]
+
+
 # ---- verl's real reward loop, its judge router replaced by this server ---------------------------
 def _router_manager(config, router_address: str):
     """verl's RewardLoopManager exactly as the trainer builds it with reward.reward_model.enable=True,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..table import format_table
+from .output_dir import claim_output_dir, record_outputs
 
 class DemoError(RuntimeError):
     def __init__(self, stage: str, cause: BaseException):
@@ -99,10 +99,7 @@ def _plot(samples: list[dict], path: Path, weights: tuple[float, float]) -> None
 
 
 def run_demo(cfg: DemoConfig) -> dict:
-    out = Path(cfg.output_dir).resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = claim_output_dir(cfg.output_dir)  # removes only an earlier demo run's own outputs
     stages = _Stages(6)
     report: dict[str, Any] = {"config": asdict(cfg)}
 
@@ -260,6 +257,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         report.update(samples=samples, per_category=totals, stage_seconds=stages.timings)
         (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         print(f"      wrote {out / 'report.json'} and {out / 'reward_breakdown.png'}")
+    record_outputs(out)
     return report
 
 

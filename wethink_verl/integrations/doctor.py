@@ -41,16 +41,25 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _has_module(name: str) -> bool:
+    """find_spec that answers instead of raising: ``verl.experimental.x`` under EasyR1's ``verl``
+    (no ``verl.experimental``) raises ModuleNotFoundError from find_spec itself."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def host_framework() -> Check:
-    if importlib.util.find_spec("verl") is None:
+    if not _has_module("verl"):
         return Check("host framework", "WARN", "verl is not installed (the core works; the integrations need verl or EasyR1)")
     import verl
 
     version = getattr(verl, "__version__", "?")
-    if importlib.util.find_spec("verl.experimental.reward_loop") is not None:
+    if _has_module("verl.experimental.reward_loop"):
         ok = version.startswith("0.9") or version.startswith("0.10")
         return Check("host framework", "OK" if ok else "WARN", f"verl {version}" + ("" if ok else " (tested on 0.9.x)"))
-    if importlib.util.find_spec("verl.workers.reward.function") is not None:
+    if _has_module("verl.workers.reward.function"):
         from .easyr1_cli import reward_file
 
         return Check("host framework", "OK", f"EasyR1 (verl {version}); reward file: {reward_file()}:compute_score")
@@ -76,7 +85,7 @@ def plugins_policy() -> Check:
 
 
 def registered_in_fresh_process() -> Check:
-    if importlib.util.find_spec("verl.experimental.reward_loop") is None:
+    if not _has_module("verl.experimental.reward_loop"):
         return Check("reward-loop registry", "SKIP", "no verl reward loop here")
     out = subprocess.run([sys.executable, "-c", _REGISTERED_PROBE], capture_output=True, text=True, timeout=300)
     if "REGISTERED" in out.stdout:
@@ -88,6 +97,48 @@ def registered_in_fresh_process() -> Check:
         why = f"importing the plugin fails: {type(e).__name__}: {e}"
     tail = out.stderr.strip().splitlines()[-1:] if out.returncode else []
     return Check("reward-loop registry", "FAIL", f"'wethink' not registered after `import verl`; {why} {' '.join(tail)}".strip())
+
+
+# ---- EasyR1 hosts --------------------------------------------------------------------------------
+OMEGACONF_EASYR1_MAX = (2, 4)  # EasyR1's `logger: Tuple[str]` fails under omegaconf 2.4 before any YAML is read
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
+        if not digits:
+            break
+        parts.append(int(digits))
+        if not piece.isdigit():
+            break
+    return tuple(parts)
+
+
+def easyr1_omegaconf() -> Check:
+    version = _version("omegaconf")
+    if version is None:
+        return Check("omegaconf (EasyR1)", "FAIL", "not installed: EasyR1's config needs omegaconf<2.4")
+    if _release(version) >= OMEGACONF_EASYR1_MAX:
+        return Check("omegaconf (EasyR1)", "FAIL", f"omegaconf {version}: EasyR1's config (logger: Tuple[str]) fails under 2.4; pip install 'omegaconf<2.4'")
+    return Check("omegaconf (EasyR1)", "OK", f"omegaconf {version} (< 2.4, as EasyR1 needs)")
+
+
+def easyr1_reward_file() -> Check:
+    """Our reward file loaded the way EasyR1 loads it, scoring one sample."""
+    from .easyr1_cli import reward_file
+
+    path = reward_file()
+    try:
+        spec = importlib.util.spec_from_file_location("custom_reward_fn", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        [score] = module.compute_score([{"response": "<think>x</think><answer>B</answer>", "response_length": 9, "ground_truth": "B"}])
+    except Exception as e:  # noqa: BLE001 - the error EasyR1 would hit at its first batch
+        return Check("EasyR1 reward file", "FAIL", f"{path}: {type(e).__name__}: {e}")
+    if getattr(module, "REWARD_TYPE", None) != "batch" or score.get("overall") != 1.0:
+        return Check("EasyR1 reward file", "FAIL", f"{path}: REWARD_TYPE={getattr(module, 'REWARD_TYPE', None)!r}, overall={score.get('overall')!r}")
+    return Check("EasyR1 reward file", "OK", f"worker.reward.reward_function={path}:compute_score (REWARD_TYPE batch)")
 
 
 def bounded_math() -> Check:
@@ -125,15 +176,15 @@ def optional_imports() -> list[Check]:
 
 
 def judge_endpoint(url: str, model: str | None) -> Check:
+    """One test item to the judge (``judge.cli.check_endpoint``): OK a verdict, WARN a reply
+    without one (the model cannot follow the template), FAIL no reply."""
+    from ..judge.cli import check_endpoint
+
     try:
-        from ..judge.cli import check_endpoint
-    except ImportError as e:
-        return Check("judge endpoint", "SKIP", f"judge client unavailable: {e}")
-    try:
-        ok, detail = check_endpoint(url, model)
-    except Exception as e:  # noqa: BLE001
+        status, detail = check_endpoint(url, model)
+    except Exception as e:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("judge endpoint", "FAIL", f"{type(e).__name__}: {e}")
-    return Check("judge endpoint", "OK" if ok else "FAIL", detail)
+    return Check("judge endpoint", status, detail)
 
 
 def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> list[Check]:
@@ -142,7 +193,9 @@ def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> 
     checks = [Check("wethink-verl", "OK", f"{__version__} at {os.path.dirname(os.path.dirname(__file__))}; Python {sys.version.split()[0]}")]
     host = host_framework()
     checks.append(host)
-    if "EasyR1" not in host.detail:
+    if "EasyR1" in host.detail:
+        checks += [easyr1_omegaconf(), easyr1_reward_file()]
+    else:
         checks += [entry_point_declared(), plugins_policy(), registered_in_fresh_process()]
     checks.append(bounded_math())
     checks += optional_imports()

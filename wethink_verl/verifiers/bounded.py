@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from ..procs import start_deaf_to_sigint
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -97,7 +99,7 @@ class _Worker:
         parent, child = ctx.Pipe(duplex=True)
         process_class = _process_class(ctx)
         self.proc = process_class(target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
-        self.proc.start()
+        start_deaf_to_sigint(self.proc)  # a terminal's Ctrl-C is the parent's to handle
         child.close()
         self.conn = parent
         self.ready = False
