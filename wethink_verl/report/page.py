@@ -18,7 +18,7 @@ CHECK_SCRIPT = ("addEventListener('load',function(){document.body.dataset.charts
                 "Array.prototype.filter.call(document.images,function(i){return i.complete&&i.naturalWidth>0}).length})")  # fmt: skip
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1280px;color:#222;padding:0 16px}
-h1{font-size:22px} h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px} h3{font-size:15px}
+h1{font-size:22px} h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px} h3{font-size:16px;margin-top:28px;padding-top:8px;border-top:2px solid #2b6cb0} h4{font-size:13px;color:#444;margin:12px 0 4px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5} .num{text-align:right;font-variant-numeric:tabular-nums} img{max-width:100%;border:1px solid #eee}
 .note{background:#fff8e1;border-left:4px solid #f0a030;padding:6px 10px;margin:8px 0;font-size:13px}
