@@ -44,8 +44,9 @@ def step_rows(step: int, hack_from: int, rng: random.Random, copies: int = 4) ->
             roll = rng.random()
             row["response"] = HEDGE if roll < 0.7 else NO_TAGS
         rows.append(row)
-    rows.append({"id": "hostile", "response": f"<think>x</think><answer>{HOSTILE}</answer>", "ground_truth": "B",
-                 "extra_info": {"category": "multiple choice"}, "prompt": "Which?"})  # fmt: skip
+    # hostile HTML/JS in a response the page must show (a format-only row: few distinct responses)
+    rows.append({"id": "hostile", "response": f"<think>{HOSTILE}</think><answer>ok</answer>", "ground_truth": None,
+                 "extra_info": {"verifier": "format", "category": "<i>descriptive</i>"}, "prompt": "Which?"})  # fmt: skip
     return rows
 
 
@@ -79,12 +80,13 @@ def score_and_dump(tokenizer, rows: list[dict], step: int, dump_dir: Path, extra
         trainer._shutdown_dump_executor()
 
 
-def write_run(tokenizer, root: Path, steps: int = 8, hack_from: int = 6, extra_info: bool = True, validation: bool = True) -> Path:
+def write_run(tokenizer, root: Path, steps: int = 8, hack_from: int = 6, extra_info: bool = True, validation: bool = True,
+              copies: int = 4) -> Path:  # fmt: skip
     rng = random.Random(0)
     for step in range(1, steps + 1):
-        score_and_dump(tokenizer, step_rows(step, hack_from, rng), step, root / "rollouts", extra_info)
+        score_and_dump(tokenizer, step_rows(step, hack_from, rng, copies), step, root / "rollouts", extra_info)
         if validation and step % 4 == 0:
-            score_and_dump(tokenizer, step_rows(0, hack_from, rng), step, root / "validation")
+            score_and_dump(tokenizer, step_rows(0, hack_from, rng, copies), step, root / "validation")
     return root
 
 

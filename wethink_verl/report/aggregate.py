@@ -8,6 +8,7 @@ two examples each). Partial aggregates (one per file, in worker processes) merge
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -22,6 +23,7 @@ from .sources import RESPONSE_CAP
 NUMBERS = ("score", "accuracy", "format")
 RATES = ("judge_used", "judge_failed", "fallback", "judge_rescued", "timed_out", "error", "no_answer", "hedged", "format_failure")
 LENGTH_BINS = sorted({0} | {int(round(10 ** (k / 32))) for k in range(0, 193)})  # 1 char .. 1e6 chars, ~7% apart
+SERIES = NUMBERS + RATES
 KEEP, REASONS, EXAMPLES = 3, 200, 2
 _VOLATILE = re.compile(r"'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?")
 _seq = itertools.count()
@@ -33,14 +35,7 @@ def reason_key(reason: str | None) -> str:
 
 
 def _bin(length: int) -> int:
-    lo, hi = 0, len(LENGTH_BINS) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if LENGTH_BINS[mid] <= length:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return bisect.bisect_right(LENGTH_BINS, length) - 1
 
 
 @dataclass
@@ -75,16 +70,17 @@ class StepStats:
     by_verifier: dict = field(default_factory=dict)
     by_category: dict = field(default_factory=dict)
 
-    def _put(self, name: str, value: float | None) -> None:
-        if value is not None:
-            s = self.sums.setdefault(name, [0.0, 0])
-            s[0] += value
-            s[1] += 1
-
     def add(self, row: dict) -> None:
         self.n += 1
-        for name in NUMBERS + RATES:
-            self._put(name, row.get(name))
+        sums = self.sums
+        for name in SERIES:  # the hot loop of a report: one pass, no calls
+            value = row.get(name)
+            if value is not None:
+                s = sums.get(name)
+                if s is None:
+                    s = sums[name] = [0.0, 0]
+                s[0] += value
+                s[1] += 1
         length = len(row["response"])
         self.length_sum += length
         self.lengths[_bin(length)] += 1
@@ -144,8 +140,12 @@ class SampleKeeper:
 
     @staticmethod
     def _push(heap: list, item) -> None:
-        if any(kept[2]["response"] == item[2]["response"] for kept in heap):
-            return  # show different responses, not one response three times
+        for i, kept in enumerate(heap):  # show different responses, not one response three times
+            if kept[2]["response"] == item[2]["response"]:
+                if item[0] > kept[0]:  # the same response at a later step
+                    heap[i] = item
+                    heapq.heapify(heap)
+                return
         if len(heap) < KEEP:
             heapq.heappush(heap, item)
         elif item[0] > heap[0][0]:
@@ -250,7 +250,7 @@ class Aggregate:
         for split, steps in self.steps.items():
             order = sorted(steps)
             stats = [steps[s] for s in order]
-            values = {name: [st.mean(name) for st in stats] for name in NUMBERS + RATES}
+            values = {name: [st.mean(name) for st in stats] for name in SERIES}
             values["length_mean"] = [st.length_sum / st.n for st in stats]
             values["length_p90"] = [st.length_quantile(0.9) for st in stats]
             out[split] = {"source": "rows", "steps": order, "rows": [st.n for st in stats], "values": values,

@@ -37,6 +37,18 @@ def _line(ax, steps, values, label, style="-", color=None):
     return True
 
 
+def _figure(rows: int, cols: int, **kw):
+    """A figure of ``rows`` panel rows with fixed margins (tight_layout would draw it twice)."""
+    height = 3.6 * rows
+    fig, axes = _plt().subplots(rows, cols, figsize=(15, height), squeeze=False, **kw)
+    fig.subplots_adjust(left=0.05, right=0.99, top=1 - 0.35 / height, bottom=0.55 / height, hspace=0.42, wspace=0.18)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+    return fig, axes
+
+
 def _finish(fig, path: Path) -> str:
     fig.savefig(path, dpi=90)
     _plt().close(fig)
@@ -44,9 +56,8 @@ def _finish(fig, path: Path) -> str:
 
 
 def reward_chart(series: dict[str, dict[str, Any]], path: Path) -> str:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharex=True)
-    for ax, name in zip(axes, ("score", "accuracy", "format")):
+    fig, axes = _figure(1, 3, sharex=True)
+    for ax, name in zip(axes[0], ("score", "accuracy", "format")):
         drawn = False
         for k, (split, s) in enumerate(series.items()):
             drawn |= _line(ax, s["steps"], s["values"].get(name, []), split, STYLES[k % len(STYLES)])
@@ -58,7 +69,6 @@ def reward_chart(series: dict[str, dict[str, Any]], path: Path) -> str:
             ax.legend(fontsize=8)
         else:
             ax.text(0.5, 0.5, "not in these sources", ha="center", transform=ax.transAxes, color="#888")
-    fig.tight_layout()
     return _finish(fig, path)
 
 
@@ -67,15 +77,21 @@ def group_chart(series: dict[str, dict[str, Any]], path: Path, attr: str, what: 
     splits = [(k, s) for k, s in series.items() if s[attr]]
     if not splits:
         return None
-    plt = _plt()
-    fig, axes = plt.subplots(len(splits), 2, figsize=(15, 3.6 * len(splits)), squeeze=False)
+    fig, axes = _figure(len(splits), 2)
     for (split, s), (ax, ax2) in zip(splits, axes):
         groups = sorted(s[attr])
         for name in groups:
             _line(ax, s["steps"], s[attr][name]["accuracy"], name)
         ax.set_title(f"{split}: mean accuracy per {what}")
         ax.set_ylim(-0.02, 1.02)
-        ax2.stackplot(s["steps"], [s[attr][g]["share"] for g in groups], labels=groups, alpha=0.85)
+        shares = [s[attr][g]["share"] for g in groups]
+        if len(s["steps"]) > 1:
+            ax2.stackplot(s["steps"], shares, labels=groups, alpha=0.85)
+        else:  # one step (a score file, a single validation): a stacked bar, since an area needs two
+            bottom = 0.0
+            for g, share in zip(groups, shares):
+                ax2.bar(s["steps"], share, bottom=bottom, width=0.5, label=g, alpha=0.85)
+                bottom += share[0]
         ax2.set_title(f"{split}: share of rows per {what}")
         ax2.set_ylim(0, 1)
         for a in (ax, ax2):
@@ -83,15 +99,12 @@ def group_chart(series: dict[str, dict[str, Any]], path: Path, attr: str, what: 
             a.grid(color="#eee")
         ax.legend(fontsize=8, ncol=2)
         ax2.legend(fontsize=8, ncol=2, loc="lower left")
-    fig.tight_layout()
     return _finish(fig, path)
 
 
 def rates_chart(series, path: Path, names, title: str, jumps=(), lengths: bool = False) -> str:
     """Per split: rates per step (and, for the hacking chart, answer lengths), jump steps marked."""
-    plt = _plt()
-    cols = 2 if lengths else 1
-    fig, axes = plt.subplots(len(series), cols, figsize=(15, 3.6 * len(series)), squeeze=False)
+    fig, axes = _figure(len(series), 2 if lengths else 1)
     for (split, s), row in zip(series.items(), axes):
         ax = row[-1]
         drawn = [_line(ax, s["steps"], s["values"].get(n, []), LABELS[n]) for n in names]
@@ -116,7 +129,6 @@ def rates_chart(series, path: Path, names, title: str, jumps=(), lengths: bool =
             target.plot([j["step"]], [j["value"]], "o", color="#c0392b", markersize=8, fillstyle="none")
             target.annotate(f"jump: {LABELS.get(j['series'], j['series'])}", (j["step"], j["value"]), fontsize=7,
                             color="#c0392b", xytext=(4, 6), textcoords="offset points")  # fmt: skip
-    fig.tight_layout()
     return _finish(fig, path)
 
 
