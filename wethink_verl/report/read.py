@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from .aggregate import Aggregate
-from .sources import EASYR1_METRICS, SCORE_OUTPUT, VERL_DUMP, VERL_METRICS, Source, derive, flatten, iter_records, normalize, step_of
+from .sources import EASYR1_METRICS, VERL_METRICS, Source, derive, flatten, iter_records, normalize, step_of
 
 # metric-log names -> the row series they are the per-step mean of
 EASYR1_NAMES = {"reward/overall": "score", "response_length/mean": "length_tokens_mean"}
@@ -49,14 +49,24 @@ def read_source(source: Source, progress: Callable[[int], None] | None = None) -
     return agg
 
 
+def read_sources(sources: list[Source]) -> tuple[Aggregate, Counter]:
+    """Several files -> one partial aggregate and its rows per kind (one worker task)."""
+    agg, per_kind = Aggregate(), Counter()
+    for s in sources:
+        part = read_source(s)
+        per_kind[s.kind] += part.rows
+        agg.merge(part)
+    return agg, per_kind
+
+
 def read_all(sources: list[Source], workers: int = 2, quiet: bool = False) -> tuple[Aggregate, Counter]:
-    """Every source, merged; also the rows read per source kind."""
+    """Every source, merged; also the rows read per source kind. With workers, files go in about
+    4 batches per worker (a partial aggregate carries its samples: fewer, larger tasks send less)."""
     from tqdm import tqdm
 
-    total = sum(s.size for s in sources)
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", file=sys.stderr, disable=quiet, mininterval=0.5)
-    agg = Aggregate()
-    per_kind: Counter = Counter()
+    bar = tqdm(total=sum(s.size for s in sources), unit="B", unit_scale=True, desc="reading", file=sys.stderr,
+               disable=quiet, mininterval=0.5)  # fmt: skip
+    agg, per_kind = Aggregate(), Counter()
     try:
         if workers <= 1 or len(sources) == 1:
             for s in sources:
@@ -64,13 +74,14 @@ def read_all(sources: list[Source], workers: int = 2, quiet: bool = False) -> tu
                 per_kind[s.kind] += part.rows
                 agg.merge(part)
         else:
+            batches = [sources[i :: workers * 4] for i in range(min(len(sources), workers * 4))]
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(read_source, s): s for s in sources}
+                futures = {pool.submit(read_sources, batch): batch for batch in batches}
                 for fut in as_completed(futures):
-                    part = fut.result()
-                    per_kind[futures[fut].kind] += part.rows
+                    part, kinds = fut.result()
+                    per_kind.update(kinds)
                     agg.merge(part)
-                    bar.update(futures[fut].size)
+                    bar.update(sum(s.size for s in futures[fut]))
     finally:
         bar.close()
     return agg, per_kind
@@ -79,5 +90,3 @@ def read_all(sources: list[Source], workers: int = 2, quiet: bool = False) -> tu
 def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
-
-KINDS = (VERL_DUMP, SCORE_OUTPUT, EASYR1_METRICS, VERL_METRICS)

@@ -76,10 +76,9 @@ def _classify(path: str) -> str | None:
     return None
 
 
-def _split_name(path: Path, root: Path, kind: str) -> str:
-    if kind == VERL_DUMP:
-        parent = path.parent
-        return parent.name if parent != root or root.name else "rollouts"
+def _split_name(path: Path, kind: str) -> str:
+    if kind == VERL_DUMP:  # the dump directory: rollouts, validation, …
+        return path.parent.name or "rollouts"
     if kind == SCORE_OUTPUT:
         return path.stem
     return f"{kind}: {path.stem}"
@@ -90,7 +89,6 @@ def discover(target: str | os.PathLike) -> Discovery:
     root = Path(target)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*.jsonl") if p.is_file())
     sources, skipped = [], []
-    base = root.parent if root.is_file() else root
     for p in files:
         try:
             kind = _classify(str(p))
@@ -100,7 +98,7 @@ def discover(target: str | os.PathLike) -> Discovery:
         if kind is None:
             skipped.append((str(p), "not a verl dump, score output or metrics log"))
             continue
-        sources.append(Source(kind, str(p), _split_name(p, base, kind), p.stat().st_size))
+        sources.append(Source(kind, str(p), _split_name(p, kind), p.stat().st_size))
     return Discovery(sources, skipped)
 
 
