@@ -149,13 +149,14 @@ def test_mixed_run_dir_and_bad_lines(verl_run, tmp_path):
     with open(run / "rollouts" / "3.jsonl", "a", encoding="utf-8") as f:
         f.write('{"truncated": \n[1, 2]\n')
     (run / "notes.jsonl").write_text('{"hello": "world"}\n')
+    shutil.copytree(verl_run / "validation", run / "second_run" / "validation")  # same name, another run
     write_easyr1_log(run / "experiment_log.jsonl")
     proc = report(str(run), "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((run / "wethink_report" / "summary.json").read_text())
     assert summary["bad_lines"] == 2 and any("2 lines were not JSON objects" in n for n in summary["notes"])
     assert [s["path"] for s in summary["skipped"]] == [str(run / "notes.jsonl")]
-    assert {"rollouts", "validation", "EasyR1 metrics: experiment_log"} == set(summary["series"])
+    assert {"rollouts", "validation", "second_run/validation", "EasyR1 metrics: experiment_log"} == set(summary["series"])
 
 
 def test_nothing_to_report(tmp_path):

@@ -148,6 +148,6 @@ def render(summary: dict[str, Any], charts: dict[str, str | None], out: Path) ->
     parts.append("<h2>Sample responses per verifier</h2><p class='explain'>For each verifier: the highest- and lowest-scored rows "
                  "(later steps first among equals) and the most common reason rows fell short of full accuracy (quoted text and "
                  "numbers in reasons are blanked to … for counting). Responses over 4000 characters are cut.</p>")  # fmt: skip
-    parts.append(_samples_section(summary["samples"]))
+    parts.append(_samples_section(summary["samples"]) or "<p class='meta'>No responses in these sources (metrics logs only).</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

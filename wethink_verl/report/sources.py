@@ -76,9 +76,10 @@ def _classify(path: str) -> str | None:
     return None
 
 
-def _split_name(path: Path, kind: str) -> str:
-    if kind == VERL_DUMP:  # the dump directory: rollouts, validation, …
-        return path.parent.name or "rollouts"
+def _split_name(path: Path, base: Path, kind: str) -> str:
+    if kind == VERL_DUMP:  # the dump directory under the run: rollouts, validation, a/rollouts, …
+        rel = path.parent.relative_to(base) if path.parent.is_relative_to(base) else Path(path.parent.name)
+        return str(rel) if str(rel) != "." else (path.parent.name or "rollouts")
     if kind == SCORE_OUTPUT:
         return path.stem
     return f"{kind}: {path.stem}"
@@ -89,6 +90,7 @@ def discover(target: str | os.PathLike) -> Discovery:
     root = Path(target)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*.jsonl") if p.is_file())
     sources, skipped = [], []
+    base = root.parent if root.is_file() else root
     for p in files:
         try:
             kind = _classify(str(p))
@@ -98,7 +100,7 @@ def discover(target: str | os.PathLike) -> Discovery:
         if kind is None:
             skipped.append((str(p), "not a verl dump, score output or metrics log"))
             continue
-        sources.append(Source(kind, str(p), _split_name(p, kind), p.stat().st_size))
+        sources.append(Source(kind, str(p), _split_name(p, base, kind), p.stat().st_size))
     return Discovery(sources, skipped)
 
 
