@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/bench_reward_loop.py
 	$(PY) benchmarks/bench_judge.py
 	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) $(JUDGE_VENV) outputs .pytest_cache

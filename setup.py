@@ -33,7 +33,9 @@ setup(
         # the integration layer; verl brings Ray, torch, transformers, omegaconf, hydra
         "verl": ["verl>=0.9,<0.10", "qwen-vl-utils"],
         "demo": ["matplotlib"],
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout"],
+        # cachetools/fastapi/uvicorn: imported by verl's legacy trainer module, whose static
+        # RayPPOTrainer._write_generations writes the rollout dumps the report tests read
+        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "cachetools", "fastapi", "uvicorn"],
     },
     entry_points={
         "console_scripts": ["wethink-verl=wethink_verl.cli:main"],

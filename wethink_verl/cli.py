@@ -22,6 +22,7 @@ COMMANDS = {
     "judge": "wethink_verl.judge.cli",
     "doctor": "wethink_verl.integrations.doctor",
     "demo": "wethink_verl.demo.cli",
+    "report": "wethink_verl.report.cli",
     "easyr1-reward-path": "wethink_verl.integrations.easyr1_cli",
 }
 

@@ -1,7 +1,8 @@
 """Composition of accuracy and format into the reward, with the fixed result keys.
 
 verl builds ``reward_extra_info`` arrays from the first sample's keys, so every result carries
-exactly RESULT_KEYS (numbers, plus the verifier name).
+exactly RESULT_KEYS: numbers, plus the TEXT_KEYS strings (verl's metric reducer skips strings; its
+rollout dumps keep them, which is what ``wethink-verl report`` reads).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ RESULT_KEYS = (
     "timed_out",  # 1 when a bounded verifier or the judge ran out of time
     "cached",  # 1 when the verdict came from a cache
     "latency_ms",
+    "category",  # the row's category ("" when it has none)
+    "route",  # why this verifier: verifier | reward | category | default | unmapped ("" when not routed)
+    "status",  # the verdict's status (verifiers/types.py STATUSES): ok, no_answer, hedged, timeout, error...
+    "reason",  # the verdict's short human-readable why (capped at REASON_CHARS)
 )
+TEXT_KEYS = ("verifier", "category", "route", "status", "reason")  # the string-valued RESULT_KEYS
+REASON_CHARS = 200
 
 
 def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
@@ -62,13 +69,17 @@ def result(
         "cached": int(cached),
         "latency_ms": round(latency_ms, 3),
     }
-    out.update(details)  # reason, extracted, status, error, route: for logs and the offline scorer
+    out.update(details)  # reason, extracted, status, error, route, category: for logs and the offline scorer
+    for key in TEXT_KEYS:
+        out[key] = "" if out.get(key) is None else str(out[key])
+    out["status"] = out["status"] or "ok"
     return out
 
 
 def extra_info(res: dict) -> dict:
-    """The fixed, numeric (+ verifier name) subset for verl's reward_extra_info / EasyR1 metrics."""
+    """The fixed subset for verl's reward_extra_info (numbers + TEXT_KEYS strings; EasyR1 takes the numbers)."""
     out = {k: res[k] for k in RESULT_KEYS}
     if out["format"] is None:
         out["format"] = 0.0
+    out["reason"] = out["reason"][:REASON_CHARS]
     return out

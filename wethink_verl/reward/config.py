@@ -136,7 +136,7 @@ DEFAULTS: dict[str, Any] = {
             # Ray cluster to join when Ray is not initialised yet ("auto", "local" or an address)
             "address": "auto",
             "model": None,  # a local model directory or hub id; null: only connect, never create
-            "engine": "auto",  # "auto" (vllm on a GPU when importable, else transformers) | "vllm" | "transformers"
+            "engine": "auto",  # "auto" (vllm on a GPU when importable, else transformers) | "vllm" | "transformers" | "demo-grader" (the CPU demo's fitted grader)
             "max_batch_size": 16,  # dynamic batching: up to this many requests per generate call
             "max_wait_ms": 10.0,  # how long the first request of a batch waits for company
             "num_cpus": 1,

@@ -133,7 +133,7 @@ class RewardScorer:
         logger.warning("sample not scored: %s", message[:300])
         verifier = str((sample or {}).get("verifier") or "none")
         res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error",
-                             reason=message[:300], error=message[:300])  # fmt: skip
+                             reason=message[:300], error=message[:300], category=(sample or {}).get("category"))  # fmt: skip
         self.stats.record(res, None)
         return res
 
@@ -217,7 +217,7 @@ class RewardScorer:
                 fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
 
         rt: Route = route(sample, self._routing)
-        details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source}
+        details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
         judge_used = judge_failed = fallback = False
         timed_out = cached = False
         name = rt.verifier
