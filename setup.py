@@ -21,6 +21,9 @@ setup(
         # core: verifiers and reward composition (no verl, Ray or torch needed)
         "math-verify>=0.8",
         "rapidfuzz>=3.0",
+        # units in numeric answers (converted, never dropped) and linear-time patterns over answers
+        "pint>=0.23",
+        "google-re2>=1.1",
         # judge client, dataset adapter
         "aiohttp>=3.9",
         "pyarrow>=14",

@@ -1,4 +1,25 @@
-"""Cheap, linear-time text normalisation shared by the verifiers."""
+"""Cheap, linear-time text normalisation shared by the verifiers.
+
+``fold`` is the one Unicode folding every rule verifier reads through: NFKC (full-width ``Ａ１２，``
+to ASCII, ``℃`` to ``°C``, ``½`` to ``1/2``, non-breaking and thin spaces to spaces) plus a small
+table NFKC gets wrong or leaves alone:
+
+=====================  ==========  ====================================================
+written                folded to   why
+=====================  ==========  ====================================================
+``x²``, ``10⁻³``        ``x^2``,    NFKC would make ``3²`` the number ``32``
+                       ``10^-3``
+``⁄`` (fraction slash)  ``/``       ``½`` -> ``1⁄2`` -> ``1/2``
+``−`` ``‐`` ``‒``       ``-``       minus signs and hyphens that are not dashes
+``÷``                  ``/``       ``12 ÷ 4``
+``✕`` ``✖`` ``⨯``       ``×``       one multiplication sign (``×`` itself is kept)
+``º`` ``˚``             ``°``       ordinal/ring used for degrees (NFKC makes ``º`` an ``o``)
+``“”„`` / ``‘’‚``       ``"`` / ``'``
+zero-width characters  removed     ZWSP, ZWJ, BOM, direction marks hide text from rules
+=====================  ==========  ====================================================
+
+LaTeX-specific conversion (``√``, ``π`` to ``\\sqrt``, ``\\pi``) is the ``math`` verifier's own.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +46,33 @@ def fold_width(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+_SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁻": "-", "⁺": "+"}
+_SUPERSCRIPT_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
+_BEFORE_NFKC = str.maketrans({"º": "°", "˚": "°"})
+_AFTER_NFKC = str.maketrans({
+    "⁄": "/", "−": "-", "‐": "-", "‒": "-", "÷": "/", "✕": "×", "✖": "×", "⨯": "×",
+    "“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'",
+    "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None,
+    "\u200e": None, "\u200f": None, "\u202a": None, "\u202b": None, "\u202c": None, "\u202d": None, "\u202e": None,
+})  # fmt: skip
+
+
+def _superscript(m: re.Match) -> str:
+    run = "".join(_SUPERSCRIPTS[ch] for ch in m.group(0))
+    return "^" + run if len(run) == 1 else "^{" + run + "}"
+
+
+def fold(text: str) -> str:
+    """NFKC plus the table in the module docstring; ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    text = _SUPERSCRIPT_RUN.sub(_superscript, text.translate(_BEFORE_NFKC))
+    return unicodedata.normalize("NFKC", text).translate(_AFTER_NFKC)
+
+
 def basic(text: str) -> str:
-    """Width-fold, drop markdown emphasis and \\text{} wrappers, collapse whitespace."""
-    text = fold_width(cap(text))
+    """Fold (``fold``), drop markdown emphasis and \\text{} wrappers, collapse whitespace."""
+    text = fold(cap(text))
     text = _MARKDOWN.sub("", text)
     text = _TEXT_WRAPPER.sub(r"\1", text)
     return _WS.sub(" ", text).strip()
