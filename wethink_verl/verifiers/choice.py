@@ -1,18 +1,25 @@
 """``choice``: multiple-choice answers.
 
 Reads option letters in every common spelling (``B``, ``(B)``, ``B.``, ``B) rabbit``, ``The answer
-is B``, ``选B``) and, when the options are known, option text (``rabbit``). A hedged answer
-(``A or B``, several letters for a single-answer question) scores 0: it is never resolved by
-guessing. A ground truth of several letters (``AC``) needs exactly that set.
+is B``, ``选B``) and, when the options are known, option text (``rabbit``, ``It is a rabbit.``;
+``30 degrees`` for an option ``30°``, ``20 mm`` for ``2 cm``). A letter or option text that is
+ruled out (``Not C``, ``Neither A nor D; it is C.``, ``That is certainly not a horse.``) is not
+chosen. A hedged answer (``A or B``, ``The answer is A, but B is also possible.``, several letters
+or several boxes - ``\\boxed{C}\\boxed{D}`` arrives as ``C, D`` - for a single-answer question)
+scores 0: it is never resolved by guessing. A ground truth of several letters (``AC``) needs
+exactly that set.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 from . import normalize as norm
+from .number import numbers_match, read_number
+from .options import BOOL, VerifierOptions, option
 from .registry import register
 from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
 
@@ -34,7 +41,13 @@ _MARKER = re.compile(rf"(?:^|\s){_OPEN}([A-Z]){_CLOSE}(?=\s|$|[.:：、,])|(?:^|
 _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
-_NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
+_NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bneither|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
+# an answer phrase next to other letters and one of these words offers alternatives: a hedge
+_ALTERNATIVE = re.compile(r"\b(?:or|also|maybe|perhaps|possibly|might|alternatively|either)\b", re.IGNORECASE)
+# option text ruled out: a negation up to three words before it, within its clause
+_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "except", "isnt", "arent", "wasnt", "werent",
+             "doesnt", "dont", "cannot", "cant"}  # fmt: skip
+_CLAUSE_END = re.compile(r"[,;:.!?，。；：！？]|\bonly\b|\binstead\b", re.IGNORECASE)
 # words that follow an option letter, never the article "a" or the pronoun "I"
 _AFTER_OPTION = {
     "or", "and", "nor", "is", "was", "seems", "looks", "would", "should", "could", "might", "must",
@@ -83,26 +96,89 @@ def _coerce_choices(choices: Any) -> dict[str, str]:
     raise TypeError(f"choices must be a mapping, a list or question text, not {type(choices).__name__}")
 
 
+def _negated_at(text: str, start: int) -> bool:
+    """A negation among the (up to three) words just before text[start], within its clause."""
+    clause = text[max(0, start - 60) : start]
+    cut = [m.end() for m in _CLAUSE_END.finditer(clause)]
+    words = clause[cut[-1] if cut else 0 :].lower().replace("'", "").replace("’", "").split()[-3:]
+    # "but" rules out only in "anything but" / "everything but"
+    return any(w in _NEGATORS for w in words) or words[:2] in (["anything", "but"], ["everything", "but"])
+
+
+def _ruled_out(text: str, body_key: str) -> bool:
+    """Every occurrence of the option text in text (compared as keys) is negated."""
+    lowered, first = text.lower(), body_key.split()[0]
+    found = negated = 0
+    i = lowered.find(first)
+    while i >= 0:
+        if i == 0 or not lowered[i - 1].isalnum():
+            tail = _text_key(lowered[i : i + len(body_key) + 20])
+            if tail == body_key or tail.startswith(body_key + " "):
+                found += 1
+                negated += _negated_at(text, i)
+        i = lowered.find(first, i + 1)
+    return found > 0 and negated == found
+
+
+def _match_option_numbers(text: str, choices: dict[str, str]) -> list[str]:
+    """Options that are quantities ("30°", "2 cm") equal to the one the answer states."""
+    pred, _ = read_number(text)
+    if pred is None:
+        return []
+    hits = []
+    for letter, body in choices.items():
+        value, _ = read_number(body)
+        if value is not None and numbers_match(pred, value, 1e-9, 1e-12, False, False):
+            hits.append(letter)
+    return hits
+
+
 def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], str]:
-    """Letters whose option text the answer states; ('', reason) style second value."""
+    """Letters whose option text the answer states (not ruled out), and how they were read."""
     key = _text_key(text)
     if not key:
         return [], ""
     exact = [letter for letter, body in choices.items() if _text_key(body) == key]
     if exact:
         return exact, "option text"
-    # the answer mentions option texts inside a short sentence ("It is a rabbit.")
+    # the answer mentions option texts inside a short sentence ("It is a rabbit.", "not a horse")
+    plain = norm.basic(text)
     padded = f" {key} "
-    hits: list[tuple[str, str]] = []
+    hits: list[str] = []
     for letter, body in sorted(choices.items(), key=lambda kv: -len(_text_key(kv[1]))):
         body_key = _text_key(body)
         if body_key and f" {body_key} " in padded and len(key) <= 3 * len(body_key) + 40:
-            hits.append((letter, body_key))
             padded = padded.replace(f" {body_key} ", " ")
-    return [letter for letter, _ in hits], "option text in answer"
+            if not _ruled_out(plain, body_key):
+                hits.append(letter)
+    if hits:
+        return hits, "option text in answer"
+    numbers = _match_option_numbers(plain, choices) if len(key) <= 80 else []
+    return numbers, "option value" if numbers else ""
 
 
-def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[list[str], str]:
+def _standalone_letters(t: str, valid: set[str]) -> set[str]:
+    """Letters standing alone in t that are options, not articles, pronouns or ruled-out ones."""
+    tokens = set()
+    for m in _TOKEN.finditer(t):
+        letter, after = m.group(1), t[m.end() : m.end() + 2]
+        # "A cat", "I think": an article or a pronoun, not an option ("A or B", "A is right": options)
+        if letter in "AI" and len(after) == 2 and after[0] == " " and after[1].isalpha():
+            next_word = _NEXT_WORD.match(t, m.end())
+            if not next_word or next_word.group(1).lower() not in _AFTER_OPTION:
+                continue
+        # "I'd", "I'm", "I've", "I'll"
+        if letter == "I" and len(after) == 2 and after[0] in "'’" and after[1].isalpha():
+            continue
+        # "not C", "isn't A", "except B", "rather than D", "neither A nor D": ruled out, not chosen
+        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]):
+            continue
+        if letter in valid:
+            tokens.add(letter)
+    return tokens
+
+
+def parse_letters(text: str, choices: dict[str, str] | None = None, *, option_text: bool = True) -> tuple[list[str], str]:
     """(sorted distinct letters, how they were read). [] means nothing was read.
 
     Several letters may be a hedge or a multi-answer; the caller decides with the gold.
@@ -124,50 +200,46 @@ def parse_letters(text: str, choices: dict[str, str] | None = None) -> tuple[lis
         return sorted({m.group(1)} | others), "leading letter" if not others - {m.group(1)} else "several option markers"
     phrase = {m.group(1) or m.group(2) for m in _PHRASE.finditer(t) if not _NEGATED.search(t[max(0, m.start() - 14) : m.start()])}
     if phrase:
-        return sorted(phrase), "answer phrase"
-    if choices:
+        # "The answer is A, but B is also possible": the phrase offers alternatives
+        others = _standalone_letters(t, valid) - phrase if _ALTERNATIVE.search(t) else set()
+        return sorted(phrase | others), "answer phrase" if not others else "answer phrase with alternatives"
+    if choices and option_text:
         letters, how = _match_option_text(t, choices)
         if letters:
             return sorted(set(letters)), how
-    tokens = set()
-    for m in _TOKEN.finditer(t):
-        letter, after = m.group(1), t[m.end() : m.end() + 2]
-        # "A cat", "I think": an article or a pronoun, not an option ("A or B", "A is right": options)
-        if letter in "AI" and len(after) == 2 and after[0] == " " and after[1].isalpha():
-            next_word = _NEXT_WORD.match(t, m.end())
-            if not next_word or next_word.group(1).lower() not in _AFTER_OPTION:
-                continue
-        # "I'd", "I'm", "I've", "I'll"
-        if letter == "I" and len(after) == 2 and after[0] in "'’" and after[1].isalpha():
-            continue
-        # "not C", "isn't A", "except B", "rather than D": a letter ruled out, not chosen
-        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]):
-            continue
-        if letter in valid:
-            tokens.add(letter)
+    tokens = _standalone_letters(t, valid)
     return sorted(tokens), "standalone letter" if tokens else ""
 
 
-@register("choice")
-def verify_choice(answer: str, ground_truth: Any, *, choices: Any = None, problem: str | None = None, **_: Any) -> Verdict:
-    """Options: ``choices`` ({"A": "cat", …}, a list, or question text); ``problem`` (options are
-    parsed from it when ``choices`` is not given)."""
-    options = _coerce_choices(choices) or parse_choices(problem)
+@dataclass(frozen=True)
+class ChoiceOptions(VerifierOptions):
+    verifier: ClassVar[str] = "choice"
+    data_keys: ClassVar[tuple[str, ...]] = ("choices", "problem")
+    option_text: bool = option(True, BOOL, "read option text when the options are known")
+
+
+@register("choice", options=ChoiceOptions)
+def verify_choice(answer: str, ground_truth: Any, *, choices: Any = None, problem: str | None = None, **options: Any) -> Verdict:
+    """Per row: ``choices`` ({"A": "cat", …}, a list, or question text); ``problem`` (options are
+    parsed from it when ``choices`` is not given; the scorer passes the row's ``problem``).
+    Options (``ChoiceOptions``): ``option_text`` (true: "rabbit" chooses the option "rabbit")."""
+    opts = ChoiceOptions.of(options)
+    choices_map = _coerce_choices(choices) or parse_choices(problem)
     golds = norm.as_gold_list(ground_truth)
     if not golds:
         return invalid_gold(ground_truth, "empty ground truth")
     if answer is None or not str(answer).strip():
         return no_answer()
-    gold_letters, _ = parse_letters(golds[0], options)
+    gold_letters, _ = parse_letters(golds[0], choices_map)
     if gold_letters and len(gold_letters) > 1 and _HEDGE_WORD.search(golds[0]):
         return invalid_gold(ground_truth, "ground truth is itself a hedge")
-    pred_letters, how = parse_letters(str(answer), options)
+    pred_letters, how = parse_letters(str(answer), choices_map, option_text=opts.option_text)
     if not gold_letters:
         # the gold is option text that matches no known option: compare the texts
         key = _text_key(str(answer))
         if any(_text_key(g) == key for g in golds):
             return right(key, "option text matches ground truth")
-        if pred_letters and options:
+        if pred_letters and choices_map:
             return wrong("".join(pred_letters), "letter, but ground truth matches no option")
         return wrong(key[:80] or None, "ground truth is not an option letter; texts differ")
     if not pred_letters:
