@@ -70,3 +70,45 @@ def test_negative_phrases(answer):
 
 def test_not_sure_is_not_no():
     assert verify_yesno("Not sure", "no").status == "no_answer"
+
+
+# ---- issue 10: negative sentences without "no", idioms with "no" that are not a hedge, options ----
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["That isn't the case.", "I do not believe so.", "Nobody is holding it.", "Not one bird is visible.",
+     "I don't think so.", "It is not.", "None of the people are wearing hats.", "There aren't any cars.",
+     "Neither of them is red.", "The cat never leaves the sofa.", "It cannot fly.", "Nothing is on the table."],
+)  # fmt: skip
+def test_negative_sentence_without_the_word_no_is_no(answer):
+    v = verify_yesno(answer, "no")
+    assert v.score == 1.0, v
+    assert verify_yesno(answer, "yes").score == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["Not sure.", "I cannot tell from the image.", "I don't know.", "It's not clear.", "It cannot be determined.",
+     "I'm not certain.", "It is impossible to say.", "There is not enough information."],
+)  # fmt: skip
+def test_uncertainty_is_no_answer_not_no(answer):
+    v = verify_yesno(answer, "no")
+    assert v.score == 0.0 and v.status == "no_answer", v
+
+
+@pytest.mark.parametrize("answer", ["Yes, no question about it.", "Yes, no doubt.", "No doubt about it, yes.", "Yes - no problem at all.",
+                                    "Sure.", "Absolutely.", "Of course.", "Definitely, the light is on."])  # fmt: skip
+def test_yes_with_an_idiom_using_no_is_yes_not_a_hedge(answer):
+    v = verify_yesno(answer, "yes")
+    assert v.score == 1.0, v
+
+
+@pytest.mark.parametrize("answer", ["yes, no", "Yes, no, maybe.", "yes no yes no", "No. Yes."])
+def test_both_answers_up_front_stay_a_hedge(answer):
+    assert verify_yesno(answer, "yes").status == "hedged"
+
+
+def test_options_unknown_is_an_error():
+    with pytest.raises(ValueError, match="yesno: unknown option 'strict'"):
+        verify_yesno("yes", "yes", strict=True)

@@ -1,20 +1,27 @@
 """``yesno``: yes/no and true/false answers, in several languages.
 
-The first word decides ("Yes, the cup is red." -> yes); otherwise the single polarity word the
-answer contains. Both polarities with an alternative ("yes or no", "yes/no") is a hedge: 0.
+The first word decides ("Yes, the cup is red." -> yes; "Sure." -> yes); otherwise the single
+polarity word the answer contains; otherwise a negative sentence means no ("That isn't the
+case.", "Nobody is holding it.", "Not one bird is visible.") unless it states uncertainty ("Not
+sure", "I cannot tell", "It is not clear": no answer). Idioms with "no" are not a "no" ("Yes, no
+question about it."). Both polarities with an alternative ("yes or no", "yes/no", "Yes and no")
+is a hedge: 0. No options.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from . import normalize as norm
+from .options import VerifierOptions
 from .registry import register
 from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
 
 _YES_WORDS = {
     "yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "affirmative", "indeed",
+    "sure", "certainly", "absolutely", "definitely",
     "ja", "oui", "si", "sí", "sim", "da", "да", "evet", "vrai", "wahr", "richtig", "cierto", "verdadero", "vero",
 }  # fmt: skip
 _NO_WORDS = {
@@ -33,6 +40,16 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # answers that mean "no" without a no-word ("not sure" is not one of them)
 _NO_PHRASES = ("not really", "not at all", "certainly not", "of course not", "absolutely not", "definitely not", "not quite")
 _ALT = re.compile(r"\bor\b|/|或|还是|\boder\b|\bou\b|\bo\b", re.IGNORECASE)
+# "no" in these is no answer: "Yes, no question about it.", "No doubt about it, yes."
+_NO_IDIOMS = re.compile(r"\bno\s+(?:doubt|question|problem|wonder|matter|kidding|surprise)s?\b")
+# a negative sentence answers no ("That isn't the case.") unless it states uncertainty
+_NEGATION = re.compile(r"\b(?:not|never|nobody|nothing|none|neither|nor|cannot|nowhere|no\s+one)\b|n't\b")
+_UNSURE = re.compile(
+    r"\b(?:not\s+(?:sure|certain|clear|possible|enough|determinable|visible\s+enough)|unsure|uncertain|unclear|unknown|"
+    r"impossible|hard\s+to|difficult\s+to|insufficient|ambiguous|"
+    r"(?:can\s?not|can't|couldn't|could\s+not|unable\s+to)\s+(?:be\s+)?(?:tell|told|determine|determined|say|know|answer|confirm|decide)|"
+    r"(?:don't|do\s+not|doesn't|does\s+not)\s+know)\b"
+)
 # one-letter words count only as the whole answer ("n/a" is not "no")
 _SINGLE_LETTER = {"y", "n"}
 # CJK hedges: "是不是" (yes-or-not), "是或否", "对/错", "有没有"
@@ -42,6 +59,7 @@ _CJK_HEDGE = re.compile(r"是不是|对不对|有没有|(?:是|对|正确|有).{
 def read_polarity(text: str) -> tuple[str | None, str]:
     """("yes" | "no" | None, why)."""
     t = norm.basic(text).lower().strip(" \"'“”‘’*()[]")
+    t = _NO_IDIOMS.sub(" ", t).strip(" ,.;:-")
     if not t:
         return None, "empty"
     if _CJK_HEDGE.search(t):
@@ -54,7 +72,7 @@ def read_polarity(text: str) -> tuple[str | None, str]:
         return None, "no words"
     if " ".join(words[:3]).startswith(_NO_PHRASES):
         return "no", "negative phrase"
-    first = words[0]
+    first = "yes" if words[:2] == ["of", "course"] else words[0]
     if first in _SINGLE_LETTER and len(words) > 1:
         first = ""
     strong = {("yes" if w in _YES_WORDS else "no") for w in words if w in _STRONG}
@@ -72,11 +90,22 @@ def read_polarity(text: str) -> tuple[str | None, str]:
         return strong.pop(), "polarity word in answer"
     if len(strong) == 2:
         return None, "both yes and no"
+    if _UNSURE.search(t):
+        return None, "states uncertainty"
+    if _NEGATION.search(t):
+        return "no", "negative sentence"
     return None, "no yes/no word found"
 
 
-@register("yesno")
-def verify_yesno(answer: str, ground_truth: Any, **_: Any) -> Verdict:
+@dataclass(frozen=True)
+class YesNoOptions(VerifierOptions):
+    verifier: ClassVar[str] = "yesno"
+
+
+@register("yesno", options=YesNoOptions)
+def verify_yesno(answer: str, ground_truth: Any, **options: Any) -> Verdict:
+    """No options (any is an error)."""
+    YesNoOptions.of(options)
     golds = norm.as_gold_list(ground_truth)
     gold = read_polarity(golds[0])[0] if golds else None
     if gold is None:
