@@ -23,6 +23,7 @@ and 1 plate.``) unless a conclusion names one: ``3 × 4 = 12``, ``…, so 2 cups
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -198,26 +199,43 @@ def _with_tail(n: Num, t: str, end: int) -> Num:
     return Num(n.value * scale, text, n.decimals, n.percent, n.start, unit.unit if unit else None, scale)
 
 
+class _Spans:
+    """Disjoint [start, end) spans; ``covers`` in O(log n) (an answer may hold a thousand fractions)."""
+
+    def __init__(self):
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+    def covers(self, pos: int) -> bool:
+        i = bisect.bisect(self.starts, pos) - 1
+        return i >= 0 and pos < self.ends[i]
+
+
 def find_numbers(text: str) -> list[Num]:
     """Every number in text, fractions combined, in order of appearance."""
     t = norm.basic(text).replace("−", "-")
     found: list[Num] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Spans()
     for pattern in (_FRAC, _SLASH):  # \frac{a}{b} first, then a/b outside them
         for m in pattern.finditer(t):
-            if any(a <= m.start() < b for a, b in taken):
+            if taken.covers(m.start()):
                 continue
             num, den = float(m.group(2)), float(m.group(3))
             if den != 0:
                 found.append(_with_tail(Num((-1 if m.group(1) else 1) * num / den, m.group(0), 99, False, m.start()), t, m.end()))
-                taken.append(m.span())
+                taken.add(*m.span())
     for m in _NUMBER.finditer(t):
-        if any(a <= m.start() < b for a, b in taken):
+        if taken.covers(m.start()):
             continue
         exp1, exp2 = m.group(3), m.group(4)
         tail = _POW10_TAIL.match(t, m.end()) if not (exp1 or exp2 or m.group(5)) else None
         if tail:  # "10^{3}", "3^2": a power; the exponent is not a number of its own
-            taken.append((m.start(), tail.end()))
+            taken.add(m.start(), tail.end())
             n = _power(m.group(1), m.group(2), tail.group(1), m.start())
             if n is not None:
                 found.append(_with_tail(Num(n.value, m.group(0) + tail.group(0), 0, False, m.start()), t, tail.end()))
