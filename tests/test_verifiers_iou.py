@@ -130,3 +130,28 @@ def test_parse_is_capped_and_fast():
     parse_boxes("[" + "1," * 50_000)
     parse_boxes("(1,2)" * 20_000)
     assert time.perf_counter() - t < 1.0
+
+
+# ---- issue 10: options are validated up front -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, name, allowed",
+    [({"iou_threshold": -1}, "iou_threshold", "null or a finite number in (0, 1]"), ({"iou_threshold": 0}, "iou_threshold", "(0, 1]"),
+     ({"iou_threshold": float("nan")}, "iou_threshold", "(0, 1]"), ({"iou_threshold": 1.5}, "iou_threshold", "(0, 1]"),
+     ({"whole_image_ratio": 0}, "whole_image_ratio", "> 0"), ({"max_boxes": 0}, "max_boxes", ">= 1"),
+     ({"max_boxes": 2.5}, "max_boxes", "integer"), ({"iou_treshold": 0.5}, "iou_treshold", "known options")],
+)  # fmt: skip
+def test_bad_options_are_a_clear_error(options, name, allowed):
+    from wethink_verl.verifiers.registry import validate_options
+
+    for call in (lambda: validate_options("iou", options), lambda: verify_iou("[10, 30, 110, 160]", GOLD, **options)):
+        with pytest.raises(ValueError) as e:
+            call()
+        assert name in str(e.value) and allowed in str(e.value), e.value
+
+
+def test_negative_threshold_no_longer_pays_a_far_box():
+    # regression: iou_threshold=-1 paid a box with IoU 0.005
+    with pytest.raises(ValueError):
+        verify_iou("[100, 150, 200, 300]", GOLD, iou_threshold=-1)

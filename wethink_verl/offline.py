@@ -246,7 +246,10 @@ def run(args: argparse.Namespace) -> int:
         judge = build_judge(build_config(cfg)["judge"])
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"judge: {e}")
-    scorer = RewardScorer(cfg, judge=judge)
+    try:
+        scorer = RewardScorer(cfg, judge=judge)
+    except ValueError as e:  # a bad option value: named with its allowed range, no traceback
+        raise SystemExit(f"wethink-verl score: bad reward config: {e}")
 
     async def score_all():
         try:

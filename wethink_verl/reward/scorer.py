@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Protocol
 from ..verifiers import bounded
 from ..verifiers.extract import answer_only, extract_answer
 from ..verifiers.format import check_format
-from ..verifiers.registry import VerifierSpec, get_verifier
+from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_config
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
@@ -100,6 +100,7 @@ class RewardScorer:
 
     def __init__(self, config: Mapping | None = None, judge: Judge | None = None):
         self.config = build_config(config)
+        validate_verifier_config(self.config)  # bad verifiers.<name> / format options: an error up front
         self.judge = judge
         self.stats = ScoreStats()
         b = self.config["bounded"]

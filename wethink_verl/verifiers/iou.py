@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 from . import normalize as norm
+from .options import Range, VerifierOptions, option
 from .registry import register
 from .types import Verdict, hedged, invalid_gold, no_answer
 
@@ -119,20 +121,23 @@ def _image_area(image_size: Any, boxes: Sequence[Box]) -> float | None:
     return None
 
 
-@register("iou")
-def verify_iou(
-    answer: str,
-    ground_truth: Any,
-    *,
-    iou_threshold: float | None = 0.5,
-    image_size: Any = None,
-    whole_image_ratio: float = 0.9,
-    max_boxes: int | None = None,
-    **_: Any,
-) -> Verdict:
-    """Options: ``iou_threshold`` (a match counts 1 at or above it; None: continuous IoU);
-    ``image_size`` ((width, height) or {"width", "height"}) for the whole-image guard;
-    ``whole_image_ratio``; ``max_boxes`` (default max(10, 4 × gold boxes))."""
+@dataclass(frozen=True)
+class IouOptions(VerifierOptions):
+    verifier: ClassVar[str] = "iou"
+    data_keys: ClassVar[tuple[str, ...]] = ("image_size",)
+    iou_threshold: float | None = option(0.5, Range(0.0, 1.0, lo_open=True, nullable=True), "null: continuous IoU")
+    whole_image_ratio: float = option(0.9, Range(0.0, lo_open=True))
+    max_boxes: int | None = option(None, Range(1, integer=True, nullable=True))
+
+
+@register("iou", options=IouOptions)
+def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **options: Any) -> Verdict:
+    """Per row: ``image_size`` ((width, height) or {"width", "height"}) for the whole-image guard
+    (the scorer passes the row's ``image_size``). Options (``IouOptions``): ``iou_threshold`` (0.5,
+    in (0, 1]: a match counts 1 at or above it; null: continuous IoU); ``whole_image_ratio`` (0.9,
+    > 0); ``max_boxes`` (default max(10, 4 × gold boxes))."""
+    opts = IouOptions.of(options)
+    iou_threshold, whole_image_ratio, max_boxes = opts.iou_threshold, opts.whole_image_ratio, opts.max_boxes
     golds = parse_boxes(ground_truth)
     if not golds or any(area(g) <= 0 for g in golds):
         return invalid_gold(ground_truth, "ground truth holds no valid box")
