@@ -61,8 +61,11 @@ def test_several_boxes_matched_one_to_one():
     assert verify_iou("[0,0,10,10]", gold).score == 0.5  # a missed gold box
     # the same box twice matches one gold box only; the duplicate is a miss
     assert verify_iou("[0,0,10,10] [0,0,10,10]", gold).score == 0.5
-    # extra boxes dilute: they cannot farm reward
-    assert verify_iou("[0,0,10,10] [20,20,30,30] [50,50,60,60] [70,70,80,80]", gold).score == 0.5
+    # more boxes than the gold has are a hedge (default), or dilute the score (extra_boxes="dilute")
+    spray = "[0,0,10,10] [20,20,30,30] [50,50,60,60] [70,70,80,80]"
+    v = verify_iou(spray, gold)
+    assert v.score == 0.0 and v.status == "hedged"
+    assert verify_iou(spray, gold, extra_boxes="dilute").score == 0.5
 
 
 def test_box_spam_scores_zero():
@@ -97,7 +100,7 @@ def test_whole_image_box_cannot_farm_reward():
 def test_non_finite_coordinates_are_degenerate_misses():
     # regression: NaN boxes were dropped/compared with NaN arithmetic; now a degenerate miss
     assert verify_iou("[0, 0, NaN, 5]", "[0, 0, 5, 5]").score == 0.0
-    assert verify_iou("[[0, 0, 5, 5], [NaN, 0, 5, 5]]", "[0, 0, 5, 5]").score == 0.5
+    assert verify_iou("[[0, 0, 5, 5], [NaN, 0, 5, 5]]", "[0, 0, 5, 5]", extra_boxes="dilute").score == 0.5
     assert verify_iou("[0, 0, Infinity, Infinity]", "[0, 0, 5, 5]", iou_threshold=None).score == 0.0
     assert verify_iou("[1e400, 0, 5, 5]", "[0, 0, 5, 5]").score == 0.0
 
@@ -155,3 +158,14 @@ def test_negative_threshold_no_longer_pays_a_far_box():
     # regression: iou_threshold=-1 paid a box with IoU 0.005
     with pytest.raises(ValueError):
         verify_iou("[100, 150, 200, 300]", GOLD, iou_threshold=-1)
+
+
+def test_several_boxes_for_one_object_are_a_hedge():
+    # one right box next to a wrong one: "A or B" for a box. Scored 0.5 before (dilution).
+    for answer in ("[10, 30, 110, 160], [300, 300, 400, 400]", "[300, 300, 400, 400] [10, 30, 110, 160]",
+                   "[10, 30, 110, 160] [10, 30, 110, 160]"):
+        v = verify_iou(answer, GOLD)
+        assert v.score == 0.0 and v.status == "hedged", (answer, v)
+    assert verify_iou("[10, 30, 110, 160], [300, 300, 400, 400]", GOLD, extra_boxes="dilute").score == 0.5
+    with pytest.raises(ValueError, match="extra_boxes='keep' is not allowed: allowed one of hedge, dilute"):
+        verify_iou(GOLD, GOLD, extra_boxes="keep")

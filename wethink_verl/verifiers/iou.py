@@ -1,8 +1,10 @@
 """``iou``: bounding boxes by intersection over union.
 
 Reads ``[x1, y1, x2, y2]``, Qwen2.5-VL JSON (``{"bbox_2d": [...], "label": ...}`` or a list of
-them), several boxes, and ``(x1, y1), (x2, y2)``. Several boxes are matched one to one (greedy
-by IoU); unmatched gold or predicted boxes count 0, so extra boxes cannot farm reward.
+them), several boxes, and ``(x1, y1), (x2, y2)``. Boxes are matched one to one (greedy by IoU);
+a missed gold box counts 0. More boxes than the gold has are a hedge (``extra_boxes="hedge"``,
+the default: two boxes for one object score 0 like "A or B"), or, for detection-style scoring,
+count as misses (``extra_boxes="dilute"``: the score is matched / max(gold, predicted)).
 Degenerate boxes score 0; a box covering (nearly) the whole image scores 0 unless the gold
 does too (needs ``image_size``, or normalised 0-1 coordinates); more than ``max_boxes`` boxes
 scores 0.
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from . import normalize as norm
-from .options import Range, VerifierOptions, option
+from .options import OneOf, Range, VerifierOptions, option
 from .registry import register
 from .types import Verdict, hedged, invalid_gold, no_answer
 
@@ -128,6 +130,7 @@ class IouOptions(VerifierOptions):
     iou_threshold: float | None = option(0.5, Range(0.0, 1.0, lo_open=True, nullable=True), "null: continuous IoU")
     whole_image_ratio: float = option(0.9, Range(0.0, lo_open=True))
     max_boxes: int | None = option(None, Range(1, integer=True, nullable=True))
+    extra_boxes: str = option("hedge", OneOf(("hedge", "dilute")))
 
 
 @register("iou", options=IouOptions)
@@ -135,7 +138,8 @@ def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **opti
     """Per row: ``image_size`` ((width, height) or {"width", "height"}) for the whole-image guard
     (the scorer passes the row's ``image_size``). Options (``IouOptions``): ``iou_threshold`` (0.5,
     in (0, 1]: a match counts 1 at or above it; null: continuous IoU); ``whole_image_ratio`` (0.9,
-    > 0); ``max_boxes`` (default max(10, 4 × gold boxes))."""
+    > 0); ``max_boxes`` (default max(10, 4 × gold boxes)); ``extra_boxes`` (hedge | dilute: more
+    predicted boxes than gold boxes score 0, or count as misses)."""
     opts = IouOptions.of(options)
     iou_threshold, whole_image_ratio, max_boxes = opts.iou_threshold, opts.whole_image_ratio, opts.max_boxes
     golds = parse_boxes(ground_truth)
@@ -150,6 +154,8 @@ def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **opti
     limit = max_boxes if max_boxes is not None else max(10, 4 * len(golds))
     if len(preds) > limit:
         return hedged(shown, f"{len(preds)} boxes > limit {limit}")
+    if len(preds) > len(golds) and opts.extra_boxes == "hedge":
+        return hedged(shown, f"{len(preds)} boxes for {len(golds)} gold box{'es' if len(golds) > 1 else ''}")
     valid = [p for p in preds if area(p) > 0]
     if not valid:
         return Verdict(0.0, shown, "degenerate box (zero or negative area)")
