@@ -214,3 +214,10 @@ def test_options_are_validated():
         validate_options("choice", {"option_text": "no"})
     assert validate_options("choice", {"choices": ANIMALS, "problem": "Q?"}).option_text is True
     assert verify_choice("horse", "D", choices=ANIMALS, option_text=False).status == "no_answer"
+
+
+@pytest.mark.parametrize("answer, letter", [("I'd say it's a cow rather than a horse.", "C"), ("A dog, not a cat.", "B"),
+                                            ("Options A and C are wrong; B is right.", "B"), ("D is incorrect, so C.", "C")])  # fmt: skip
+def test_options_ruled_out_before_or_after_they_are_named(answer, letter):
+    v = verify_choice(answer, letter, choices=ANIMALS)
+    assert v.score == 1.0 and v.extracted == letter, v

@@ -162,10 +162,20 @@ def test_negative_threshold_no_longer_pays_a_far_box():
 
 def test_several_boxes_for_one_object_are_a_hedge():
     # one right box next to a wrong one: "A or B" for a box. Scored 0.5 before (dilution).
-    for answer in ("[10, 30, 110, 160], [300, 300, 400, 400]", "[300, 300, 400, 400] [10, 30, 110, 160]",
-                   "[10, 30, 110, 160] [10, 30, 110, 160]"):
+    for answer in ("[10, 30, 110, 160], [300, 300, 400, 400]", "[300, 300, 400, 400] [10, 30, 110, 160]"):
         v = verify_iou(answer, GOLD)
         assert v.score == 0.0 and v.status == "hedged", (answer, v)
     assert verify_iou("[10, 30, 110, 160], [300, 300, 400, 400]", GOLD, extra_boxes="dilute").score == 0.5
     with pytest.raises(ValueError, match="extra_boxes='keep' is not allowed: allowed one of hedge, dilute"):
         verify_iou(GOLD, GOLD, extra_boxes="keep")
+
+
+def test_the_same_box_written_twice_is_one_answer_and_spaces_separate_coordinates():
+    assert verify_iou("[10, 30, 110, 160] [10, 30, 110, 160]", GOLD).score == 1.0
+    assert verify_iou("[10 30 110 160]", GOLD).score == 1.0
+    assert verify_iou("[0.1, 0.2, 0.25, 0.6]", "[0.1, 0.2, 0.4, 0.6]").score == 1.0  # IoU 0.5 up to float noise
+
+
+def test_a_parenthesised_box():
+    assert verify_iou("(10, 30, 110, 160)", GOLD).score == 1.0
+    assert verify_iou("(10,30),(110,160)", GOLD).score == 1.0

@@ -218,3 +218,9 @@ def test_options_bad_values_are_a_clear_error(options, name, allowed):
 def test_options_unknown_name_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown option 'rel_tolerance'.*rel_tol"):
         verify_number("3", "3", rel_tolerance=0.1)
+
+
+@pytest.mark.parametrize("answer", ["There are 4 bars above 50.", "4 people are older than 30.", "4 of them cost more than $20."])
+def test_counting_a_number_after_a_comparison_qualifies_the_answer(answer):
+    assert verify_number(answer, "4").score == 1.0
+    assert verify_number("Between 3 and 5 bars are above 50.", "4").status == "hedged"

@@ -112,3 +112,31 @@ def test_both_answers_up_front_stay_a_hedge(answer):
 def test_options_unknown_is_an_error():
     with pytest.raises(ValueError, match="yesno: unknown option 'strict'"):
         verify_yesno("yes", "yes", strict=True)
+
+
+@pytest.mark.parametrize("answer", ["There is a dog in the image.", "A dog is sitting on the grass.", "The image shows a dog.",
+                                    "I see two dogs near the car."])  # fmt: skip
+def test_an_answer_restating_the_question_is_yes(answer):
+    q = "Is there a dog in the image? Please answer yes or no."
+    assert verify_yesno(answer, "yes", problem=q).score == 1.0
+    assert verify_yesno(answer, "no", problem=q).score == 0.0
+    assert verify_yesno(answer, "yes").status == "no_answer"  # without the question it says nothing
+
+
+@pytest.mark.parametrize("answer", ["The dog is brown.", "There is a cat in the image.", "The image is dark."])
+def test_a_statement_that_leaves_out_the_question_is_not_yes(answer):
+    assert verify_yesno(answer, "yes", problem="Is the dog black?").status == "no_answer"
+
+
+@pytest.mark.parametrize("answer", ["It appears so.", "I think so.", "It does.", "There is."])
+def test_short_affirmations(answer):
+    assert verify_yesno(answer, "yes").score == 1.0
+    assert verify_yesno("I don't think so.", "no").score == 1.0
+
+
+def test_the_scorer_passes_the_question():
+    from wethink_verl.reward import RewardScorer
+
+    r = RewardScorer({}).score({"response": "<think>x</think><answer>A dog is on the grass.</answer>", "ground_truth": "yes",
+                                "verifier": "yesno", "problem": "Is there a dog in the image?"})  # fmt: skip
+    assert r["accuracy"] == 1.0

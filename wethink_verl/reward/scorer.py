@@ -154,7 +154,7 @@ class RewardScorer:
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"verifier_kwargs must be an object, not {type(kwargs).__name__}")
         opts.update(kwargs)
-        if name == "choice" and sample.get("problem") and "choices" not in opts:
+        if (name == "choice" and "choices" not in opts or name == "yesno") and sample.get("problem"):
             opts.setdefault("problem", sample["problem"])
         if name == "iou" and sample.get("image_size") and "image_size" not in opts:
             opts["image_size"] = sample["image_size"]

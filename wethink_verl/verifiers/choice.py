@@ -42,6 +42,12 @@ _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
 _NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bneither|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
+# "A and C are wrong", "B is incorrect": letters ruled out after they are named
+_WRONG_AFTER = re.compile(
+    r"(?:\s*(?:,|and|&)\s*[\(\[]?[A-J][\)\]]?)*\s*(?:is|are|was|were|seems|seem)?\s*"
+    r"(?:wrong|incorrect|false|not\s+(?:correct|right|it)|ruled\s+out|excluded|eliminated)\b",
+    re.IGNORECASE,
+)
 # an answer phrase next to other letters and one of these words offers alternatives: a hedge
 _ALTERNATIVE = re.compile(r"\b(?:or|also|maybe|perhaps|possibly|might|alternatively|either)\b", re.IGNORECASE)
 # option text ruled out: a negation up to three words before it, within its clause
@@ -102,7 +108,10 @@ def _negated_at(text: str, start: int) -> bool:
     cut = [m.end() for m in _CLAUSE_END.finditer(clause)]
     words = clause[cut[-1] if cut else 0 :].lower().replace("'", "").replace("’", "").split()[-3:]
     # "but" rules out only in "anything but" / "everything but"
-    return any(w in _NEGATORS for w in words) or words[:2] in (["anything", "but"], ["everything", "but"])
+    tail = " ".join(words)
+    return any(w in _NEGATORS for w in words) or words[:2] in (["anything", "but"], ["everything", "but"]) or any(
+        p in tail for p in ("rather than", "instead of", "other than")
+    )
 
 
 def _ruled_out(text: str, body_key: str) -> bool:
@@ -145,9 +154,12 @@ def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], s
     plain = norm.basic(text)
     padded = f" {key} "
     hits: list[str] = []
+    # a sentence around an option text, not an essay: up to twice all option texts (VLMEvalKit's
+    # bound) or three times this one, plus 40 characters
+    total = 2 * sum(len(_text_key(body)) for body in choices.values())
     for letter, body in sorted(choices.items(), key=lambda kv: -len(_text_key(kv[1]))):
         body_key = _text_key(body)
-        if body_key and f" {body_key} " in padded and len(key) <= 3 * len(body_key) + 40:
+        if body_key and f" {body_key} " in padded and len(key) <= max(3 * len(body_key), total) + 40:
             padded = padded.replace(f" {body_key} ", " ")
             if not _ruled_out(plain, body_key):
                 hits.append(letter)
@@ -170,8 +182,9 @@ def _standalone_letters(t: str, valid: set[str]) -> set[str]:
         # "I'd", "I'm", "I've", "I'll"
         if letter == "I" and len(after) == 2 and after[0] in "'’" and after[1].isalpha():
             continue
-        # "not C", "isn't A", "except B", "rather than D", "neither A nor D": ruled out, not chosen
-        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]):
+        # "not C", "isn't A", "except B", "rather than D", "neither A nor D", "A and C are wrong":
+        # ruled out, not chosen
+        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]) or _WRONG_AFTER.match(t, m.end()):
             continue
         if letter in valid:
             tokens.add(letter)

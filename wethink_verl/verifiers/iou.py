@@ -25,7 +25,9 @@ from .types import Verdict, hedged, invalid_gold, no_answer
 
 Box = tuple[float, float, float, float]
 _NUM = r"\s*(-?\d+(?:\.\d+)?)\s*"
-_BRACKET = re.compile(r"\[" + ",".join([_NUM] * 4) + r"\]")
+# "[x1, y1, x2, y2]" or "[x1 y1 x2 y2]", on whitespace-collapsed text (one space at most per gap)
+_BRACKET = re.compile(r"\[ ?" + "(?: ?, ?| )".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\]")
+_TUPLE = re.compile(r"\( ?" + "(?: ?, ?)".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\)")  # "(x1, y1, x2, y2)"
 _PAIRS = re.compile(r"\(" + _NUM + "," + _NUM + r"\)\s*,?\s*(?:to|-)?\s*\(" + _NUM + "," + _NUM + r"\)")
 _WS = re.compile(r"\s+")
 _BOX_KEYS = ("bbox_2d", "bbox", "box", "bounding_box")
@@ -82,6 +84,8 @@ def parse_boxes(value: Any) -> list[Box]:
         except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser's stack
             pass
     boxes = [b for b in (_coords([float(g) for g in m.groups()]) for m in _BRACKET.finditer(text)) if b]
+    if not boxes:
+        boxes = [b for b in (_coords([float(g) for g in m.groups()]) for m in _TUPLE.finditer(text)) if b]
     if not boxes:
         boxes = [b for b in (_coords([float(g) for g in m.groups()]) for m in _PAIRS.finditer(text)) if b]
     return boxes[:MAX_PARSED_BOXES]
@@ -147,7 +151,7 @@ def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **opti
         return invalid_gold(ground_truth, "ground truth holds no valid box")
     if answer is None or not str(answer).strip():
         return no_answer()
-    preds = parse_boxes(answer)
+    preds = list(dict.fromkeys(parse_boxes(answer)))  # the same box written twice is one answer
     if not preds:
         return no_answer("no box found")
     shown = json.dumps([list(p) for p in preds[:4]])
@@ -169,6 +173,6 @@ def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **opti
     if iou_threshold is None:
         score = sum(matched) / denominator
     else:
-        score = sum(1.0 for v in matched if v >= iou_threshold) / denominator
+        score = sum(1.0 for v in matched if v >= iou_threshold - 1e-9) / denominator  # 0.49999999 is 0.5
     best = max(matched, default=0.0)
     return Verdict(round(min(1.0, score), 6), shown, f"{len(matched)}/{denominator} matched, best IoU {best:.3f}")

@@ -50,6 +50,10 @@ _CONCLUSION = re.compile(
     r"=|\b(?:so|therefore|thus|hence|altogether|in total|in all|total(?: is| of)?|answer(?: is|:)?|result(?: is)?|that makes|makes|gives)\b",
     re.IGNORECASE,
 )
+_QUALIFIER = re.compile(
+    r"\b(?:above|below|over|under|than|exceeding|beyond|at\s+least|at\s+most|up\s+to|older|younger|taller)\s+(?:\$\s?)?$",
+    re.IGNORECASE,
+)
 _SCALE = re.compile(r"\s?(thousand|million|billion|trillion|bn)\b|([kK])\b", re.IGNORECASE)
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "k": 1e3}
 
@@ -297,6 +301,10 @@ def read_number(text: str) -> tuple[Num | None, str]:
         break
     if _HEDGE.search(t):
         return None, "hedged between numbers " + ", ".join(n.text for n in nums[:4])
+    # "There are 4 bars above 50.": a number after a comparison qualifies, the other one answers
+    answers = [n for n in nums if not _QUALIFIER.search(t[max(0, n.start - 16) : n.start])]
+    if answers and len(answers) < len(nums) and _one_value(answers):
+        return answers[0], ""
     return None, "several different numbers: " + ", ".join(n.text for n in nums[:4])
 
 

@@ -63,9 +63,22 @@ def _digits_for_words(t: str) -> str:
     return "".join(out) + t[last:]
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+# punctuation inside a word: "P.O.", "I.T.C.", "Coca-Cola" (never between digits: 3.5 is not 35)
+_IN_WORD = re.compile(r"(?<=[^\W\d_])[.\-'’·](?=[^\W\d_]|\s|$)")
+
+
+def joined_key(text: str) -> str:
+    """exact_key with punctuation inside words dropped instead of spaced: "P.O. Box" -> "po box"."""
+    return exact_key(_IN_WORD.sub("", norm.basic(text)))
+
+
 def exact_key(text: str) -> str:
-    """Lower-case, no punctuation, no English articles, number words as digits, single spaces."""
-    t = _strip_punct(norm.basic(text).lower())
+    """Lower-case, no punctuation, no English articles, number words as digits, single spaces
+    ("$1,234.56" and "1234.56" give the same key)."""
+    t = _strip_punct(_THOUSANDS.sub("", norm.basic(text).lower()))
     t = _digits_for_words(t)
     t = _ARTICLES.sub(" ", t)
     return _WS.sub(" ", t).strip()
@@ -148,13 +161,13 @@ def _verify(answer: str, ground_truth: Any, opts: TextOptions) -> Verdict:
         return invalid_gold(ground_truth, "empty ground truth")
     if answer is None or not str(answer).strip():
         return no_answer()
-    pred_exact, pred_anls = exact_key(str(answer)), anls_key(str(answer))
+    pred_exact, pred_anls, pred_joined = exact_key(str(answer)), anls_key(str(answer)), joined_key(str(answer))
     if not pred_exact and all(exact_key(g) for g in golds):
         return no_answer("answer is only punctuation")
     best = wrong(pred_exact[:200], "no match")
     for gold in golds:
         gold_exact, gold_anls = exact_key(gold), anls_key(gold)
-        if gold_exact and pred_exact == gold_exact:
+        if gold_exact and (pred_exact == gold_exact or pred_joined == joined_key(gold)):
             return right(pred_exact[:200], "exact match")
         short = _words(gold_exact) <= opts.short_max_words
         if opts.mode != "similarity" and (short or opts.mode == "anls") and gold_exact and _contained(pred_exact, gold_exact):

@@ -5,7 +5,9 @@ polarity word the answer contains; otherwise a negative sentence means no ("That
 case.", "Nobody is holding it.", "Not one bird is visible.") unless it states uncertainty ("Not
 sure", "I cannot tell", "It is not clear": no answer). Idioms with "no" are not a "no" ("Yes, no
 question about it."). Both polarities with an alternative ("yes or no", "yes/no", "Yes and no")
-is a hedge: 0. No options.
+is a hedge: 0. Short affirmations ("It appears so.", "It does.") are yes, and so is an answer
+that restates the row's question (``problem``) with every content word of it ("Is there a dog in
+the image?" -> "There is a dog on the grass."). No options.
 """
 
 from __future__ import annotations
@@ -50,14 +52,44 @@ _UNSURE = re.compile(
     r"(?:can\s?not|can't|couldn't|could\s+not|unable\s+to)\s+(?:be\s+)?(?:tell|told|determine|determined|say|know|answer|confirm|decide)|"
     r"(?:don't|do\s+not|doesn't|does\s+not)\s+know)\b"
 )
+# "It appears so.", "I think so.", "It does.", "There is."
+_AFFIRMATION = re.compile(
+    r"\b(?:appears|seems|looks|think|believe|guess|suppose|hope)\s+so\b|"
+    r"^(?:it|there|they|he|she|that|this|i)\s+(?:does|do|is|are|was|were|has|have|did|can|will|am)$"
+)
+_QUESTION_START = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will",
+                   "would", "should", "shall", "may", "might", "must", "according", "based", "in", "from", "looking"}  # fmt: skip
+# words of a question that an affirmative answer need not repeat
+_STOPWORDS = _QUESTION_START | {
+    "there", "here", "this", "that", "these", "those", "the", "a", "an", "of", "on", "at", "to", "for", "with", "by",
+    "and", "or", "any", "some", "it", "its", "image", "picture", "photo", "photograph", "figure", "chart", "graph",
+    "shown", "show", "shows", "visible", "see", "you", "please", "answer", "yes", "no", "question", "single", "word",
+    "phrase", "given", "provided", "following", "above", "below", "true", "false", "correct", "statement",
+}  # fmt: skip
 # one-letter words count only as the whole answer ("n/a" is not "no")
 _SINGLE_LETTER = {"y", "n"}
 # CJK hedges: "是不是" (yes-or-not), "是或否", "对/错", "有没有"
 _CJK_HEDGE = re.compile(r"是不是|对不对|有没有|(?:是|对|正确|有).{0,2}(?:或|还是|/).{0,2}(?:否|不|错|没有)|(?:否|不|错|没有).{0,2}(?:或|还是|/).{0,2}(?:是|对|正确|有)")
 
 
-def read_polarity(text: str) -> tuple[str | None, str]:
-    """("yes" | "no" | None, why)."""
+def _restates(words: list[str], problem: str | None) -> bool:
+    """The answer affirms the yes/no question: every content word of the question is in it
+    ("Is there a dog in the image?" -> "A dog is sitting on the grass.")."""
+    if not problem:
+        return False
+    q = _WORD.findall(norm.basic(str(problem))[:2000].lower())
+    if not q or q[0] not in _QUESTION_START:
+        return False
+    content = {_stem(w) for w in q if w not in _STOPWORDS and len(w) > 1}
+    return bool(content) and content <= {_stem(w) for w in words}
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def read_polarity(text: str, problem: str | None = None) -> tuple[str | None, str]:
+    """("yes" | "no" | None, why). ``problem``: the question, for answers that restate it."""
     t = norm.basic(text).lower().strip(" \"'“”‘’*()[]")
     t = _NO_IDIOMS.sub(" ", t).strip(" ,.;:-")
     if not t:
@@ -94,17 +126,23 @@ def read_polarity(text: str) -> tuple[str | None, str]:
         return None, "states uncertainty"
     if _NEGATION.search(t):
         return "no", "negative sentence"
+    if _AFFIRMATION.search(t):
+        return "yes", "short affirmation"
+    if _restates(words, problem):
+        return "yes", "restates the question affirmatively"
     return None, "no yes/no word found"
 
 
 @dataclass(frozen=True)
 class YesNoOptions(VerifierOptions):
     verifier: ClassVar[str] = "yesno"
+    data_keys: ClassVar[tuple[str, ...]] = ("problem",)
 
 
 @register("yesno", options=YesNoOptions)
-def verify_yesno(answer: str, ground_truth: Any, **options: Any) -> Verdict:
-    """No options (any is an error)."""
+def verify_yesno(answer: str, ground_truth: Any, *, problem: str | None = None, **options: Any) -> Verdict:
+    """Per row: ``problem`` (the question; an answer that restates it affirmatively is yes; the
+    scorer passes the row's ``problem``). No options (any is an error)."""
     YesNoOptions.of(options)
     golds = norm.as_gold_list(ground_truth)
     gold = read_polarity(golds[0])[0] if golds else None
@@ -112,7 +150,7 @@ def verify_yesno(answer: str, ground_truth: Any, **options: Any) -> Verdict:
         return invalid_gold(ground_truth, "ground truth is not yes/no")
     if answer is None or not str(answer).strip():
         return no_answer()
-    pred, why = read_polarity(str(answer))
+    pred, why = read_polarity(str(answer), problem)
     if pred is None:
         return hedged(None, why) if "hedged" in why or "both" in why else no_answer(why)
     return right(pred, f"{pred} ({why})") if pred == gold else wrong(pred, f"{pred} != {gold}")
