@@ -224,3 +224,14 @@ def test_options_unknown_name_is_a_clear_error():
 def test_counting_a_number_after_a_comparison_qualifies_the_answer(answer):
     assert verify_number(answer, "4").score == 1.0
     assert verify_number("Between 3 and 5 bars are above 50.", "4").status == "hedged"
+
+
+@pytest.mark.parametrize("answer", ["It is not 3.", "Not 3", "The count isn't 3.", "Anything but 3", "never 3"])
+def test_negated_number_is_not_stated(answer):
+    v = verify_number(answer, "3")
+    assert v.score == 0.0, v
+
+
+def test_a_number_next_to_a_ruled_out_one():
+    assert verify_number("4, not 3", "4").score == 1.0
+    assert verify_number("It is not 3 but 4.", "4").score == 1.0

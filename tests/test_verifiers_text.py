@@ -163,3 +163,10 @@ def test_a_slash_inside_a_date_or_fraction_is_not_a_hedge():
     assert verify_text("The date is 10/12/2020.", "10/12/2020").score == 1.0
     assert get_verifier("ocr").fn("Due 3/4", "3/4").score == 1.0
     assert verify_text("red/blue", "blue").status == "hedged"
+
+
+@pytest.mark.parametrize("answer", ["not blue", "It is not blue.", "Anything but blue", "The sky isn't blue."])
+def test_negated_gold_is_not_stated(answer):
+    for fn in (verify_text, get_verifier("ocr").fn):
+        assert fn(answer, "blue").score == 0.0, (fn, answer)
+    assert verify_text("Not red, blue.", "blue").score == 1.0

@@ -140,3 +140,9 @@ def test_the_scorer_passes_the_question():
     r = RewardScorer({}).score({"response": "<think>x</think><answer>A dog is on the grass.</answer>", "ground_truth": "yes",
                                 "verifier": "yesno", "problem": "Is there a dog in the image?"})  # fmt: skip
     assert r["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("answer", ["Not yes.", "not true", "It is not correct.", "That's not right."])
+def test_a_negated_yes_word_is_no(answer):
+    assert verify_yesno(answer, "yes").score == 0.0
+    assert verify_yesno(answer, "no").score == 1.0

@@ -42,18 +42,15 @@ _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
 _NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bneither|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
-# "A and C are wrong", "B is incorrect": letters ruled out after they are named
+# "A and C are wrong", "B is incorrect": letters ruled out after they are named (bounded: run at
+# every letter of "A, B, A, B, …")
 _WRONG_AFTER = re.compile(
-    r"(?:\s*(?:,|and|&)\s*[\(\[]?[A-J][\)\]]?)*\s*(?:is|are|was|were|seems|seem)?\s*"
+    r"(?:\s?(?:,|and|&)\s?[\(\[]?[A-J][\)\]]?){0,9}\s?(?:is|are|was|were|seems|seem)?\s?"
     r"(?:wrong|incorrect|false|not\s+(?:correct|right|it)|ruled\s+out|excluded|eliminated)\b",
     re.IGNORECASE,
 )
 # an answer phrase next to other letters and one of these words offers alternatives: a hedge
 _ALTERNATIVE = re.compile(r"\b(?:or|also|maybe|perhaps|possibly|might|alternatively|either)\b", re.IGNORECASE)
-# option text ruled out: a negation up to three words before it, within its clause
-_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "except", "isnt", "arent", "wasnt", "werent",
-             "doesnt", "dont", "cannot", "cant"}  # fmt: skip
-_CLAUSE_END = re.compile(r"[,;:.!?，。；：！？]|\bonly\b|\binstead\b", re.IGNORECASE)
 # words that follow an option letter, never the article "a" or the pronoun "I"
 _AFTER_OPTION = {
     "or", "and", "nor", "is", "was", "seems", "looks", "would", "should", "could", "might", "must",
@@ -102,33 +99,6 @@ def _coerce_choices(choices: Any) -> dict[str, str]:
     raise TypeError(f"choices must be a mapping, a list or question text, not {type(choices).__name__}")
 
 
-def _negated_at(text: str, start: int) -> bool:
-    """A negation among the (up to three) words just before text[start], within its clause."""
-    clause = text[max(0, start - 60) : start]
-    cut = [m.end() for m in _CLAUSE_END.finditer(clause)]
-    words = clause[cut[-1] if cut else 0 :].lower().replace("'", "").replace("’", "").split()[-3:]
-    # "but" rules out only in "anything but" / "everything but"
-    tail = " ".join(words)
-    return any(w in _NEGATORS for w in words) or words[:2] in (["anything", "but"], ["everything", "but"]) or any(
-        p in tail for p in ("rather than", "instead of", "other than")
-    )
-
-
-def _ruled_out(text: str, body_key: str) -> bool:
-    """Every occurrence of the option text in text (compared as keys) is negated."""
-    lowered, first = text.lower(), body_key.split()[0]
-    found = negated = 0
-    i = lowered.find(first)
-    while i >= 0:
-        if i == 0 or not lowered[i - 1].isalnum():
-            tail = _text_key(lowered[i : i + len(body_key) + 20])
-            if tail == body_key or tail.startswith(body_key + " "):
-                found += 1
-                negated += _negated_at(text, i)
-        i = lowered.find(first, i + 1)
-    return found > 0 and negated == found
-
-
 def _match_option_numbers(text: str, choices: dict[str, str]) -> list[str]:
     """Options that are quantities ("30°", "2 cm") equal to the one the answer states."""
     pred, _ = read_number(text)
@@ -161,7 +131,7 @@ def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], s
         body_key = _text_key(body)
         if body_key and f" {body_key} " in padded and len(key) <= max(3 * len(body_key), total) + 40:
             padded = padded.replace(f" {body_key} ", " ")
-            if not _ruled_out(plain, body_key):
+            if not norm.ruled_out(plain, body_key, _text_key):
                 hits.append(letter)
     if hits:
         return hits, "option text in answer"

@@ -78,6 +78,43 @@ def basic(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
+# a negation up to three words before a phrase, within its clause, rules the phrase out
+_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "except", "isnt", "arent", "wasnt", "werent",
+             "doesnt", "dont", "cannot", "cant"}  # fmt: skip
+_CLAUSE_END = re.compile(r"[,;:.!?，。；：！？]|\bonly\b|\binstead\b", re.IGNORECASE)
+_RULED_OUT_PHRASES = ("rather than", "instead of", "other than", "anything but", "everything but", "all but")
+
+
+def negated_at(text: str, start: int) -> bool:
+    """A negation among the (up to three) words just before text[start], within its clause:
+    "not a horse", "isn't 3", "rather than blue", "anything but C"."""
+    clause = text[max(0, start - 60) : start]
+    cut = [m.end() for m in _CLAUSE_END.finditer(clause)]
+    words = clause[cut[-1] if cut else 0 :].lower().replace("'", "").replace("’", "").split()
+    if "but" in words:  # "not 3 but 4": "but" starts a new clause, except in "anything but 3"
+        i = len(words) - 1 - words[::-1].index("but")
+        if i == 0 or words[i - 1] not in ("anything", "everything", "all"):
+            words = words[i + 1 :]
+    words = words[-3:]
+    tail = " ".join(words)
+    return any(w in _NEGATORS for w in words) or any(p in tail for p in _RULED_OUT_PHRASES)
+
+
+def ruled_out(text: str, phrase_key: str, key) -> bool:
+    """Every occurrence in text of the phrase (compared through ``key``, as keys) is negated."""
+    lowered, first = text.lower(), phrase_key.split()[0]
+    found = negated = 0
+    i = lowered.find(first)
+    while i >= 0:
+        if i == 0 or not lowered[i - 1].isalnum():
+            tail = key(lowered[i : i + len(phrase_key) + 20])
+            if tail == phrase_key or tail.startswith(phrase_key + " "):
+                found += 1
+                negated += negated_at(text, i)
+        i = lowered.find(first, i + 1)
+    return found > 0 and negated == found
+
+
 def strip_outer_math(text: str) -> str:
     """Remove one layer of $…$, \\(…\\), \\[…\\] delimiters."""
     t = text.strip()

@@ -287,9 +287,14 @@ def read_number(text: str) -> tuple[Num | None, str]:
     nums = find_numbers(text)
     if not nums:
         return None, "no number found"
+    t = norm.basic(text)
+    if any(n.value != 0 for n in nums):  # "not 3", "isn't 3": ruled out, not stated (a zero is "no …" itself)
+        stated = [n for n in nums if not norm.negated_at(t, n.start)]
+        if not stated:
+            return None, "no number found (only ruled-out numbers: " + ", ".join(n.text for n in nums[:4]) + ")"
+        nums = stated
     if _one_value(nums):
         return nums[0], ""
-    t = norm.basic(text)
     # the last conclusion that is followed by a number decides ("…, so 2 cups", "3 × 4 = 12")
     for m in reversed(list(_CONCLUSION.finditer(t))):
         tail = t[m.end() :]

@@ -170,7 +170,13 @@ def _verify(answer: str, ground_truth: Any, opts: TextOptions) -> Verdict:
         if gold_exact and (pred_exact == gold_exact or pred_joined == joined_key(gold)):
             return right(pred_exact[:200], "exact match")
         short = _words(gold_exact) <= opts.short_max_words
-        if opts.mode != "similarity" and (short or opts.mode == "anls") and gold_exact and _contained(pred_exact, gold_exact):
+        if (
+            opts.mode != "similarity"
+            and (short or opts.mode == "anls")
+            and gold_exact
+            and _contained(pred_exact, gold_exact)
+            and not norm.ruled_out(norm.basic(str(answer)), gold_exact, exact_key)  # "not blue"
+        ):
             if _HEDGE.search(str(answer)):
                 best = hedged(pred_exact[:200], "gold stated among alternatives")
                 continue

@@ -52,6 +52,7 @@ _UNSURE = re.compile(
     r"(?:can\s?not|can't|couldn't|could\s+not|unable\s+to)\s+(?:be\s+)?(?:tell|told|determine|determined|say|know|answer|confirm|decide)|"
     r"(?:don't|do\s+not|doesn't|does\s+not)\s+know)\b"
 )
+_NEGATED_YES = re.compile(r"\b(?:not|isn't|isnt|is\s+not|'s\s+not)\s+(?:yes|true|correct|right|the\s+case)\b")
 # "It appears so.", "I think so.", "It does.", "There is."
 _AFFIRMATION = re.compile(
     r"\b(?:appears|seems|looks|think|believe|guess|suppose|hope)\s+so\b|"
@@ -107,6 +108,8 @@ def read_polarity(text: str, problem: str | None = None) -> tuple[str | None, st
     first = "yes" if words[:2] == ["of", "course"] else words[0]
     if first in _SINGLE_LETTER and len(words) > 1:
         first = ""
+    if _NEGATED_YES.search(t):  # "Not yes.", "It is not correct."
+        return "no", "negated yes word"
     strong = {("yes" if w in _YES_WORDS else "no") for w in words if w in _STRONG}
     if len(strong) == 2 and _ALT.search(t):
         return None, "hedged between yes and no"
