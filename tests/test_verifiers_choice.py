@@ -221,3 +221,9 @@ def test_options_are_validated():
 def test_options_ruled_out_before_or_after_they_are_named(answer, letter):
     v = verify_choice(answer, letter, choices=ANIMALS)
     assert v.score == 1.0 and v.extracted == letter, v
+
+
+@pytest.mark.parametrize("answer", ["Anything but D", "Other than D", "Answer: D. Maybe A though.", "N/A"])
+def test_farm_attempts_found_by_the_farm_benchmark(answer):
+    # bench_reward_hacking.py found these paid 1.0
+    assert verify_choice(answer, "D" if "D" in answer else "A").score == 0.0

@@ -235,3 +235,9 @@ def test_negated_number_is_not_stated(answer):
 def test_a_number_next_to_a_ruled_out_one():
     assert verify_number("4, not 3", "4").score == 1.0
     assert verify_number("It is not 3 but 4.", "4").score == 1.0
+
+
+@pytest.mark.parametrize("answer", ["9, 9 mph", "9 or 9 mph", "46, 46 °F, 46 degrees"])
+def test_units_a_unitless_number_next_to_a_wrong_unit_is_that_unit(answer):
+    # bench_reward_hacking.py found these paid 1.0: the unitless reading was taken
+    assert verify_number(answer, "9 km/h" if "9" in answer else "46 °C").score == 0.0

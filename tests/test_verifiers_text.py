@@ -170,3 +170,18 @@ def test_negated_gold_is_not_stated(answer):
     for fn in (verify_text, get_verifier("ocr").fn):
         assert fn(answer, "blue").score == 0.0, (fn, answer)
     assert verify_text("Not red, blue.", "blue").score == 1.0
+
+
+@pytest.mark.parametrize("answer", ["orange, blue", "blue, orange", "\\boxed{orange}, \\boxed{blue}"])
+def test_two_candidates_after_a_bare_comma_are_a_hedge(answer):
+    # the contract: several boxes reach the verifier joined by ", "
+    v = verify_text(answer.replace("\\boxed{", "").replace("}", ""), "blue")
+    assert v.score == 0.0 and v.status == "hedged", v
+    assert verify_text("Washington, D.C.", "Washington").score == 1.0
+    assert verify_text("New York, NY", "New York").score == 1.0
+
+
+@pytest.mark.parametrize("answer, gold", [("Invoice 4521, Invoice 4522", "Invoice 4521"), ("STOP, STOR", "STOP")])
+def test_another_reading_after_a_comma_is_a_hedge(answer, gold):
+    for fn in (verify_text, get_verifier("ocr").fn):
+        assert fn(answer, gold).score == 0.0, (fn, answer)

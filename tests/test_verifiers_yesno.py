@@ -146,3 +146,8 @@ def test_the_scorer_passes_the_question():
 def test_a_negated_yes_word_is_no(answer):
     assert verify_yesno(answer, "yes").score == 0.0
     assert verify_yesno(answer, "no").score == 1.0
+
+
+@pytest.mark.parametrize("answer, polarity", [("Definitely no.", "no"), ("Absolutely not.", "no"), ("Not no.", None), ("Sure, yes.", "yes")])
+def test_intensifiers_and_double_negatives(answer, polarity):
+    assert read_polarity(answer)[0] == polarity

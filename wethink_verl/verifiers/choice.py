@@ -41,7 +41,13 @@ _MARKER = re.compile(rf"(?:^|\s){_OPEN}([A-Z]){_CLOSE}(?=\s|$|[.:：、,])|(?:^|
 _HEDGE_WORD = re.compile(r"\bor\b|/|或", re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
-_NEGATED = re.compile(r"(?:\bnot|n't|\bexcept|\brather than|\bneither|\bnor|\bnever)\s*(?:option\s*)?[\(\[]?\s*$", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"(?:\bnot|n't|\bexcept|\brather than|\bother than|\binstead of|\banything but|\beverything but|\bneither|\bnor|\bnever)"
+    r"\s*(?:option\s*)?[\(\[]?\s*$",
+    re.IGNORECASE,
+)
+_NEGATION_WINDOW = 20
+_NOT_APPLICABLE = re.compile(r"(?<![A-Za-z])N/A(?![A-Za-z])", re.IGNORECASE)  # "N/A" is no option A  # characters before a letter searched for _NEGATED
 # "A and C are wrong", "B is incorrect": letters ruled out after they are named (bounded: run at
 # every letter of "A, B, A, B, …")
 _WRONG_AFTER = re.compile(
@@ -55,6 +61,7 @@ _ALTERNATIVE = re.compile(r"\b(?:or|also|maybe|perhaps|possibly|might|alternativ
 _AFTER_OPTION = {
     "or", "and", "nor", "is", "was", "seems", "looks", "would", "should", "could", "might", "must",
     "will", "fits", "matches", "describes", "best", "because", "since", "then", "plus", "too",
+    "though", "maybe", "perhaps", "possibly", "instead", "also", "either",
 }  # fmt: skip
 _PUNCT = str.maketrans("", "", string.punctuation + "，。：；、！？（）【】")
 
@@ -154,7 +161,7 @@ def _standalone_letters(t: str, valid: set[str]) -> set[str]:
             continue
         # "not C", "isn't A", "except B", "rather than D", "neither A nor D", "A and C are wrong":
         # ruled out, not chosen
-        if _NEGATED.search(t[max(0, m.start() - 14) : m.start()]) or _WRONG_AFTER.match(t, m.end()):
+        if _NEGATED.search(t[max(0, m.start() - _NEGATION_WINDOW) : m.start()]) or _WRONG_AFTER.match(t, m.end()):
             continue
         if letter in valid:
             tokens.add(letter)
@@ -166,7 +173,7 @@ def parse_letters(text: str, choices: dict[str, str] | None = None, *, option_te
 
     Several letters may be a hedge or a multi-answer; the caller decides with the gold.
     """
-    t = norm.basic(text).strip().strip("\"'“”‘’")
+    t = _NOT_APPLICABLE.sub(" ", norm.basic(text)).strip().strip("\"'“”‘’")
     if not t:
         return [], ""
     valid = set(choices) if choices else set("ABCDEFGHIJ")
@@ -181,7 +188,7 @@ def parse_letters(text: str, choices: dict[str, str] | None = None, *, option_te
     if m:
         others = {a or b for a, b in _MARKER.findall(t[m.end() - 1 :])} & valid
         return sorted({m.group(1)} | others), "leading letter" if not others - {m.group(1)} else "several option markers"
-    phrase = {m.group(1) or m.group(2) for m in _PHRASE.finditer(t) if not _NEGATED.search(t[max(0, m.start() - 14) : m.start()])}
+    phrase = {m.group(1) or m.group(2) for m in _PHRASE.finditer(t) if not _NEGATED.search(t[max(0, m.start() - _NEGATION_WINDOW) : m.start()])}
     if phrase:
         # "The answer is A, but B is also possible": the phrase offers alternatives
         others = _standalone_letters(t, valid) - phrase if _ALTERNATIVE.search(t) else set()

@@ -79,7 +79,7 @@ def basic(text: str) -> str:
 
 
 # a negation up to three words before a phrase, within its clause, rules the phrase out
-_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "except", "isnt", "arent", "wasnt", "werent",
+NEGATORS = {"not", "no", "never", "neither", "nor", "without", "except", "isnt", "arent", "wasnt", "werent",
              "doesnt", "dont", "cannot", "cant"}  # fmt: skip
 _CLAUSE_END = re.compile(r"[,;:.!?，。；：！？]|\bonly\b|\binstead\b", re.IGNORECASE)
 _RULED_OUT_PHRASES = ("rather than", "instead of", "other than", "anything but", "everything but", "all but")
@@ -97,7 +97,7 @@ def negated_at(text: str, start: int) -> bool:
             words = words[i + 1 :]
     words = words[-3:]
     tail = " ".join(words)
-    return any(w in _NEGATORS for w in words) or any(p in tail for p in _RULED_OUT_PHRASES)
+    return any(w in NEGATORS for w in words) or any(p in tail for p in _RULED_OUT_PHRASES)
 
 
 def ruled_out(text: str, phrase_key: str, key) -> bool:

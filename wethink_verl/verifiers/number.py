@@ -282,6 +282,11 @@ def _one_value(nums: list[Num]) -> bool:
     return all(_same_value(nums[0], n) for n in nums[1:])
 
 
+def _stated(nums: list[Num]) -> Num:
+    """The reading of one value stated several times: the one with a unit, if any ("9, 9 mph" is 9 mph)."""
+    return next((n for n in nums if n.unit), nums[0])
+
+
 def read_number(text: str) -> tuple[Num | None, str]:
     """(the one number text states, "") or (None, why not)."""
     nums = find_numbers(text)
@@ -294,7 +299,7 @@ def read_number(text: str) -> tuple[Num | None, str]:
             return None, "no number found (only ruled-out numbers: " + ", ".join(n.text for n in nums[:4]) + ")"
         nums = stated
     if _one_value(nums):
-        return nums[0], ""
+        return _stated(nums), ""
     # the last conclusion that is followed by a number decides ("…, so 2 cups", "3 × 4 = 12")
     for m in reversed(list(_CONCLUSION.finditer(t))):
         tail = t[m.end() :]
@@ -302,14 +307,14 @@ def read_number(text: str) -> tuple[Num | None, str]:
         if not after:
             continue
         if _one_value(after) and not (len(after) > 1 and _HEDGE.search(tail)):
-            return after[0], ""
+            return _stated(after), ""
         break
     if _HEDGE.search(t):
         return None, "hedged between numbers " + ", ".join(n.text for n in nums[:4])
     # "There are 4 bars above 50.": a number after a comparison qualifies, the other one answers
     answers = [n for n in nums if not _QUALIFIER.search(t[max(0, n.start - 16) : n.start])]
     if answers and len(answers) < len(nums) and _one_value(answers):
-        return answers[0], ""
+        return _stated(answers), ""
     return None, "several different numbers: " + ", ".join(n.text for n in nums[:4])
 
 

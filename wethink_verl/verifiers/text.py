@@ -93,17 +93,32 @@ def _words(key: str) -> int:
     return len(_CJK.findall(key)) + len(_CJK.sub(" ", key).split())
 
 
+def _qualifies(part: str, gold_exact: str) -> bool:
+    """A name or abbreviation after the gold ("France", "D.C.", "NY"), not another reading of it
+    ("Invoice 4522", "STOR" for "STOP")."""
+    key = exact_key(part)
+    return (
+        part[:1].isupper()
+        and not set(key.split()) & set(gold_exact.split())
+        and Levenshtein.normalized_similarity(key, gold_exact) < 0.5
+    )
+
+
 def _listed(answer: str, gold_exact: str, short_max_words: int) -> bool:
     """The answer is a list of short candidates and the gold is one of them ("red, blue, green"
     for "blue"): a hedge, like "A, B, C, D" for a multiple-choice question."""
     text = norm.basic(answer)
-    parts = [exact_key(p) for p in _LIST_SEP.split(text)]
-    parts = [p for p in parts if p]
-    if len(parts) < 2 or gold_exact not in parts or len(set(parts)) < 2:
+    raw = [p.strip() for p in _LIST_SEP.split(text)]
+    raw = [p for p in raw if exact_key(p)]
+    parts = [exact_key(p) for p in raw]
+    # alternatives: parts that neither restate the gold ("blue, clearly blue") nor rule themselves out ("not red")
+    others = [p for p in parts if not _contained(p, gold_exact) and p.split()[0].replace("'", "") not in norm.NEGATORS]
+    if len(parts) < 2 or gold_exact not in parts or not others:
         return False
-    # two parts joined by a bare comma may be a qualifier ("Paris, France"); a conjunction or
-    # three and more parts is a list
-    if len(parts) == 2 and not _CONJ.search(text):
+    # two parts joined by a bare comma are a qualifier when the gold comes first and the rest is a
+    # name or an abbreviation ("Paris, France", "Washington, D.C.", "New York, NY"); otherwise
+    # ("orange, blue", "blue, orange", and any conjunction or three parts) a list
+    if len(parts) == 2 and not _CONJ.search(text) and parts[0] == gold_exact and _qualifies(raw[1], gold_exact):
         return False
     limit = max(short_max_words, _words(gold_exact))
     return all(_words(p) <= limit for p in parts)
@@ -170,13 +185,10 @@ def _verify(answer: str, ground_truth: Any, opts: TextOptions) -> Verdict:
         if gold_exact and (pred_exact == gold_exact or pred_joined == joined_key(gold)):
             return right(pred_exact[:200], "exact match")
         short = _words(gold_exact) <= opts.short_max_words
-        if (
-            opts.mode != "similarity"
-            and (short or opts.mode == "anls")
-            and gold_exact
-            and _contained(pred_exact, gold_exact)
-            and not norm.ruled_out(norm.basic(str(answer)), gold_exact, exact_key)  # "not blue"
-        ):
+        contained = bool(gold_exact) and _contained(pred_exact, gold_exact)
+        if contained and norm.ruled_out(norm.basic(str(answer)), gold_exact, exact_key):
+            continue  # "not blue", "It isn't 2019-05-12.": the gold ruled out earns nothing, not even similarity
+        if opts.mode != "similarity" and (short or opts.mode == "anls") and contained:
             if _HEDGE.search(str(answer)):
                 best = hedged(pred_exact[:200], "gold stated among alternatives")
                 continue

@@ -52,6 +52,8 @@ _UNSURE = re.compile(
     r"(?:can\s?not|can't|couldn't|could\s+not|unable\s+to)\s+(?:be\s+)?(?:tell|told|determine|determined|say|know|answer|confirm|decide)|"
     r"(?:don't|do\s+not|doesn't|does\s+not)\s+know)\b"
 )
+_NEGATED_NO = re.compile(r"\bnot\s+(?:no|false|incorrect|wrong)\b")
+_INTENSIFIERS = {"definitely", "certainly", "absolutely", "surely", "sure", "clearly", "obviously", "indeed"}
 _NEGATED_YES = re.compile(r"\b(?:not|isn't|isnt|is\s+not|'s\s+not)\s+(?:yes|true|correct|right|the\s+case)\b")
 # "It appears so.", "I think so.", "It does.", "There is."
 _AFFIRMATION = re.compile(
@@ -105,11 +107,16 @@ def read_polarity(text: str, problem: str | None = None) -> tuple[str | None, st
         return None, "no words"
     if " ".join(words[:3]).startswith(_NO_PHRASES):
         return "no", "negative phrase"
+    if len(words) > 1 and words[0] in _INTENSIFIERS and words[1] in _NO_WORDS:
+        return "no", f"first word {words[1]!r}"  # "Definitely no."
     first = "yes" if words[:2] == ["of", "course"] else words[0]
     if first in _SINGLE_LETTER and len(words) > 1:
         first = ""
     if _NEGATED_YES.search(t):  # "Not yes.", "It is not correct."
         return "no", "negated yes word"
+    if _NEGATED_NO.search(t):  # "Not no.": no answer either way
+        return None, "negated no word"
+
     strong = {("yes" if w in _YES_WORDS else "no") for w in words if w in _STRONG}
     if len(strong) == 2 and _ALT.search(t):
         return None, "hedged between yes and no"
