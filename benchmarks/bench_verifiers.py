@@ -79,7 +79,7 @@ def _choice(rng: random.Random) -> tuple[str, str, list[str], list[str], list[st
     problem = "Which animal is in the picture?\n" + "\n".join(f"{letters[i]}. {options[i]}" for i in range(4))
     right = [g, f"({g})", f"{g}.", f"{g}) {text}", f"The answer is {g}.", f"Answer: ({g})", text, f"{g}"]
     wrong = [w, f"({w}) {wtext}", f"The answer is {w}.", wtext]
-    # "Not B" is wrong; the last is a known weakness: a hedge phrased as a sentence still reads as B
+    # "Not B" is wrong; so is a hedge phrased as a sentence
     hedge = [f"{g} or {w}", "A, B, C, D", f"{w}/{g}", "I cannot tell from the image.", f"Not {g}",
              f"The answer is {g}, but {w} is also possible."]
     return g, problem, right, wrong, hedge
