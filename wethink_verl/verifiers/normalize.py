@@ -37,6 +37,15 @@ _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox|textit|mathbf)\{([^{}]
 _WS = re.compile(r"\s+")
 
 
+def linear(pattern: str):
+    """``pattern`` compiled with RE2 (google-re2): linear time, no backtracking, for patterns over
+    untrusted text whose nested or adjacent quantifiers a backtracking engine can blow up on.
+    RE2 has no lookarounds; flags go inline (``(?i)``)."""
+    import re2
+
+    return re2.compile(pattern)
+
+
 def cap(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return text if len(text) <= limit else text[:limit]
 
