@@ -179,3 +179,8 @@ def test_the_same_box_written_twice_is_one_answer_and_spaces_separate_coordinate
 def test_a_parenthesised_box():
     assert verify_iou("(10, 30, 110, 160)", GOLD).score == 1.0
     assert verify_iou("(10,30),(110,160)", GOLD).score == 1.0
+
+
+def test_the_right_box_sprayed_past_the_limit_is_still_a_hedge():
+    v = verify_iou("[10, 30, 110, 160] " * 50, GOLD)
+    assert v.score == 0.0 and v.status == "hedged", v

@@ -151,13 +151,14 @@ def verify_iou(answer: str, ground_truth: Any, *, image_size: Any = None, **opti
         return invalid_gold(ground_truth, "ground truth holds no valid box")
     if answer is None or not str(answer).strip():
         return no_answer()
-    preds = list(dict.fromkeys(parse_boxes(answer)))  # the same box written twice is one answer
+    preds = parse_boxes(answer)
     if not preds:
         return no_answer("no box found")
     shown = json.dumps([list(p) for p in preds[:4]])
     limit = max_boxes if max_boxes is not None else max(10, 4 * len(golds))
     if len(preds) > limit:
         return hedged(shown, f"{len(preds)} boxes > limit {limit}")
+    preds = list(dict.fromkeys(preds))  # the same box written twice (within the limit) is one answer
     if len(preds) > len(golds) and opts.extra_boxes == "hedge":
         return hedged(shown, f"{len(preds)} boxes for {len(golds)} gold box{'es' if len(golds) > 1 else ''}")
     valid = [p for p in preds if area(p) > 0]
