@@ -32,9 +32,9 @@ _PHRASE = re.compile(
     rf"|(?:选|答案\s*(?:是|为|:|：)?)\s*{_OPEN}?\s*([A-Z])(?![A-Za-z])"
 )
 # one way only to read each gap ("\s*sep\s*" or at most one space): the old "\s*(?:sep)?\s*" let
-# every space go to either side, 2^n ways to fail on "A or B A or B … A o" (minutes at 4000 chars
-# with re); it runs on RE2 now, linear whatever the pattern
-_LIST = norm.linear(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)\s*|\s?){_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
+# every space go to either side, 2^n ways to fail on "A or B A or B … A o" (minutes at 4000 chars);
+# it only ever sees _MAX_LIST_CHARS
+_LIST = re.compile(rf"^{_OPEN}?[A-Z]{_CLOSE}?(?:(?:\s*(?:,|、|/|&|;|\band\b|\bor\b|和|或)\s*|\s?){_OPEN}?[A-Z]{_CLOSE}?)+[.。]?$")
 _MAX_LIST_CHARS = 80  # "(A), (B), (C), (D), (E), (F), (G), (H), (I) and (J)." fits
 _LIST_LETTER = re.compile(r"[A-Z]")
 # another option marker after a leading "A." / "(A)": "A. cat B. dog" copies the option list
@@ -71,6 +71,7 @@ _OPTION_LINE = re.compile(r"[\(\[]?([A-J])[\)\]]?\s*[.:：、)]\s*(.+)")  # on o
 _OPTION_INLINE = re.compile(r"\(([A-J])\)\s*([^()]+?)(?=\s*\([A-J]\)|$)", re.DOTALL)
 
 
+@norm.memo()
 def _text_key(text: str) -> str:
     return norm.basic(text).lower().translate(_PUNCT).strip()
 
@@ -79,7 +80,11 @@ def parse_choices(problem: str | None) -> dict[str, str]:
     """Option letter -> text, read from a question; {} unless the letters run A, B, C… in order."""
     if not problem:
         return {}
-    text = norm.cap(str(problem), 8000)
+    return dict(_parse_choices(norm.cap(str(problem), 8000)))
+
+
+@norm.memo(max_len=8000, maxsize=1024)
+def _parse_choices(text: str) -> tuple[tuple[str, str], ...]:
     # one option per line: matched line by line on stripped lines (a MULTILINE "(.+?)\s*$" was
     # quadratic in trailing spaces)
     line_matches = (_OPTION_LINE.fullmatch(line.strip()) for line in text.splitlines())
@@ -91,8 +96,8 @@ def parse_choices(problem: str | None) -> dict[str, str]:
                 found[letter] = body
         letters = sorted(found)
         if len(letters) >= 2 and "".join(letters) == "ABCDEFGHIJ"[: len(letters)]:
-            return found
-    return {}
+            return tuple(found.items())
+    return ()
 
 
 def _coerce_choices(choices: Any) -> dict[str, str]:
@@ -125,7 +130,8 @@ def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], s
     key = _text_key(text)
     if not key:
         return [], ""
-    exact = [letter for letter, body in choices.items() if _text_key(body) == key]
+    body_keys = {letter: _text_key(body) for letter, body in choices.items()}
+    exact = [letter for letter, body_key in body_keys.items() if body_key == key]
     if exact:
         return exact, "option text"
     # the answer mentions option texts inside a short sentence ("It is a rabbit.", "not a horse")
@@ -134,9 +140,8 @@ def _match_option_text(text: str, choices: dict[str, str]) -> tuple[list[str], s
     hits: list[str] = []
     # a sentence around an option text, not an essay: up to twice all option texts (VLMEvalKit's
     # bound) or three times this one, plus 40 characters
-    total = 2 * sum(len(_text_key(body)) for body in choices.values())
-    for letter, body in sorted(choices.items(), key=lambda kv: -len(_text_key(kv[1]))):
-        body_key = _text_key(body)
+    total = 2 * sum(len(body_key) for body_key in body_keys.values())
+    for letter, body_key in sorted(body_keys.items(), key=lambda kv: -len(kv[1])):
         if body_key and f" {body_key} " in padded and len(key) <= max(3 * len(body_key), total) + 40:
             padded = padded.replace(f" {body_key} ", " ")
             if not norm.ruled_out(plain, body_key, _text_key):
@@ -174,7 +179,10 @@ def parse_letters(text: str, choices: dict[str, str] | None = None, *, option_te
 
     Several letters may be a hedge or a multi-answer; the caller decides with the gold.
     """
-    t = _NOT_APPLICABLE.sub(" ", norm.basic(text)).strip().strip("\"'“”‘’")
+    t = norm.basic(text)
+    if "/" in t:
+        t = _NOT_APPLICABLE.sub(" ", t)
+    t = t.strip().strip("\"'“”‘’")
     if not t:
         return [], ""
     valid = set(choices) if choices else set("ABCDEFGHIJ")

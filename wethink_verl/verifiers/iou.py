@@ -26,8 +26,8 @@ from .types import Verdict, hedged, invalid_gold, no_answer
 Box = tuple[float, float, float, float]
 _NUM = r"\s*(-?\d+(?:\.\d+)?)\s*"
 # "[x1, y1, x2, y2]" or "[x1 y1 x2 y2]", on whitespace-collapsed text (one space at most per gap)
-_BRACKET = norm.linear(r"\[ ?" + "(?: ?, ?| )".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\]")
-_TUPLE = norm.linear(r"\( ?" + "(?: ?, ?)".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\)")  # "(x1, y1, x2, y2)"
+_BRACKET = re.compile(r"\[ ?" + "(?: ?, ?| )".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\]")
+_TUPLE = re.compile(r"\( ?" + "(?: ?, ?)".join([r"(-?\d+(?:\.\d+)?)"] * 4) + r" ?\)")  # "(x1, y1, x2, y2)"
 _PAIRS = norm.linear(r"\(" + _NUM + "," + _NUM + r"\)\s*,?\s*(?:to|-)?\s*\(" + _NUM + "," + _NUM + r"\)")
 _WS = re.compile(r"\s+")
 _BOX_KEYS = ("bbox_2d", "bbox", "box", "bounding_box")
@@ -70,8 +70,8 @@ def parse_boxes(value: Any) -> list[Box]:
         out: list[Box] = []
         _from_json(value if not hasattr(value, "tolist") else value.tolist(), out)
         return out
-    # the box patterns run on RE2; whitespace runs are collapsed too (with re, _PAIRS's three \s*
-    # around optional separators were cubic in a run: "(1,2)" + 4000 spaces took about a minute)
+    # whitespace runs collapsed first, and _PAIRS runs on RE2: with re its three \s* around optional
+    # separators were cubic in a run ("(1,2)" + 4000 spaces took about a minute)
     text = _WS.sub(" ", norm.fold_width(norm.cap(value)).replace("```json", "").replace("```", ""))
     first = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
     last = max(text.rfind("]"), text.rfind("}"))

@@ -23,10 +23,13 @@ LaTeX-specific conversion (``√``, ``π`` to ``\\sqrt``, ``\\pi``) is the ``mat
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 # Hard caps applied before any regex or parser sees a string.
 MAX_ANSWER_CHARS = 4000
@@ -44,6 +47,25 @@ def linear(pattern: str):
     import re2
 
     return re2.compile(pattern)
+
+
+def memo(max_len: int = 512, maxsize: int = 16384) -> Callable[[Callable[[str], T]], Callable[[str], T]]:
+    """Cache a pure function of one string, for strings up to max_len characters: GRPO groups
+    repeat golds, questions and answers. Longer strings are computed each time (never stored)."""
+
+    def deco(fn: Callable[[str], T]) -> Callable[[str], T]:
+        cached = functools.lru_cache(maxsize)(fn)
+
+        @functools.wraps(fn)
+        def wrapper(text: str) -> T:
+            if isinstance(text, str) and len(text) <= max_len:
+                return cached(text)
+            return fn(text)
+
+        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return deco
 
 
 def cap(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -94,6 +116,15 @@ _CLAUSE_END = re.compile(r"[,;:.!?，。；：！？]|\bonly\b|\binstead\b", re.
 _RULED_OUT_PHRASES = ("rather than", "instead of", "other than", "anything but", "everything but", "all but")
 
 
+# any of these in a text may rule something out; without one, negated_at is False everywhere
+_NEGATION_HINT = re.compile(r"\b(?:not|no|never|neither|nor|without|except|cannot|rather|instead|other|but)\b|n't|n’t", re.IGNORECASE)
+
+
+def may_negate(text: str) -> bool:
+    """Cheap pre-check: text holds a word ``negated_at`` looks for."""
+    return _NEGATION_HINT.search(text) is not None
+
+
 def negated_at(text: str, start: int) -> bool:
     """A negation among the (up to three) words just before text[start], within its clause:
     "not a horse", "isn't 3", "rather than blue", "anything but C"."""
@@ -111,6 +142,8 @@ def negated_at(text: str, start: int) -> bool:
 
 def ruled_out(text: str, phrase_key: str, key) -> bool:
     """Every occurrence in text of the phrase (compared through ``key``, as keys) is negated."""
+    if not may_negate(text):
+        return False
     lowered, first = text.lower(), phrase_key.split()[0]
     found = negated = 0
     i = lowered.find(first)

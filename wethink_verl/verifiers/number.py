@@ -287,13 +287,14 @@ def _stated(nums: list[Num]) -> Num:
     return next((n for n in nums if n.unit), nums[0])
 
 
+@norm.memo()
 def read_number(text: str) -> tuple[Num | None, str]:
-    """(the one number text states, "") or (None, why not)."""
+    """(the one number text states, "") or (None, why not). Cached for short texts (Num is frozen)."""
     nums = find_numbers(text)
     if not nums:
         return None, "no number found"
     t = norm.basic(text)
-    if any(n.value != 0 for n in nums):  # "not 3", "isn't 3": ruled out, not stated (a zero is "no …" itself)
+    if norm.may_negate(t) and any(n.value != 0 for n in nums):  # "not 3", "isn't 3": ruled out (a zero is "no …" itself)
         stated = [n for n in nums if not norm.negated_at(t, n.start)]
         if not stated:
             return None, "no number found (only ruled-out numbers: " + ", ".join(n.text for n in nums[:4]) + ")"

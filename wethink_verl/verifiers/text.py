@@ -67,7 +67,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 # punctuation inside a word: "P.O.", "I.T.C.", "Coca-Cola" (never between digits: 3.5 is not 35)
-_IN_WORD = re.compile(r"(?<=[^\W\d_])[.\-'’·](?=[^\W\d_]|\s|$)")
+_IN_WORD = re.compile(r"(?<=[^\W\d_])[.\-'’·](?=[^\W\d_])")
 
 
 def joined_key(text: str) -> str:
@@ -75,6 +75,7 @@ def joined_key(text: str) -> str:
     return exact_key(_IN_WORD.sub("", norm.basic(text)))
 
 
+@norm.memo()
 def exact_key(text: str) -> str:
     """Lower-case, no punctuation, no English articles, number words as digits, single spaces
     ("$1,234.56" and "1234.56" give the same key)."""
@@ -84,6 +85,7 @@ def exact_key(text: str) -> str:
     return _WS.sub(" ", t).strip()
 
 
+@norm.memo()
 def anls_key(text: str) -> str:
     """ANLS compares case-insensitively with whitespace collapsed."""
     return _WS.sub(" ", norm.basic(text).lower()).strip()
@@ -108,9 +110,9 @@ def _listed(answer: str, gold_exact: str, short_max_words: int) -> bool:
     """The answer is a list of short candidates and the gold is one of them ("red, blue, green"
     for "blue"): a hedge, like "A, B, C, D" for a multiple-choice question."""
     text = norm.basic(answer)
-    raw = [p.strip() for p in _LIST_SEP.split(text)]
-    raw = [p for p in raw if exact_key(p)]
-    parts = [exact_key(p) for p in raw]
+    keyed = [(p.strip(), exact_key(p)) for p in _LIST_SEP.split(text)]
+    raw = [p for p, k in keyed if k]
+    parts = [k for _, k in keyed if k]
     # alternatives: parts that neither restate the gold ("blue, clearly blue") nor rule themselves out ("not red")
     others = [p for p in parts if not _contained(p, gold_exact) and p.split()[0].replace("'", "") not in norm.NEGATORS]
     if len(parts) < 2 or gold_exact not in parts or not others:
@@ -176,13 +178,15 @@ def _verify(answer: str, ground_truth: Any, opts: TextOptions) -> Verdict:
         return invalid_gold(ground_truth, "empty ground truth")
     if answer is None or not str(answer).strip():
         return no_answer()
-    pred_exact, pred_anls, pred_joined = exact_key(str(answer)), anls_key(str(answer)), joined_key(str(answer))
+    pred_exact, pred_anls = exact_key(str(answer)), anls_key(str(answer))
+    pred_joined = joined_key(str(answer)) if _IN_WORD.search(str(answer)) else pred_exact
     if not pred_exact and all(exact_key(g) for g in golds):
         return no_answer("answer is only punctuation")
     best = wrong(pred_exact[:200], "no match")
     for gold in golds:
         gold_exact, gold_anls = exact_key(gold), anls_key(gold)
-        if gold_exact and (pred_exact == gold_exact or pred_joined == joined_key(gold)):
+        gold_joined = joined_key(gold) if _IN_WORD.search(gold) else gold_exact
+        if gold_exact and (pred_exact == gold_exact or pred_joined == gold_joined):
             return right(pred_exact[:200], "exact match")
         short = _words(gold_exact) <= opts.short_max_words
         contained = bool(gold_exact) and _contained(pred_exact, gold_exact)
