@@ -45,6 +45,7 @@ test-fast: setup
 # Speed and memory figures (README "Benchmarks"): each prints a table, ours next to its peer.
 bench: setup
 	$(PY) benchmarks/bench_verifiers.py
+	$(PY) benchmarks/bench_reward_hacking.py
 	$(PY) benchmarks/bench_reward_loop.py
 	$(PY) benchmarks/bench_judge.py
 	$(PY) benchmarks/bench_prepare.py

@@ -22,6 +22,9 @@ setup(
         "math-verify>=0.8",
         "pint>=0.24",  # unit conversion in `math` (20 mm = 2 cm; kg is not g)
         "rapidfuzz>=3.0",
+        # units in numeric answers (converted, never dropped) and linear-time patterns over answers
+        "pint>=0.23",
+        "google-re2>=1.1",
         # judge client, dataset adapter
         "aiohttp>=3.9",
         "pyarrow>=14",

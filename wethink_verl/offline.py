@@ -466,7 +466,10 @@ def run(args: argparse.Namespace) -> int:
         except UsageError as e:
             print(f"wethink-verl score: {e}", file=sys.stderr)
             return EXIT_USAGE
-        scorer = RewardScorer(cfg, judge=judge)
+        try:
+            scorer = RewardScorer(cfg, judge=judge)
+        except ValueError as e:  # a bad option value: named with its allowed range, no traceback
+            raise UsageError(f"bad reward config: {e}") from None
         run_ = _score_to(args, scorer, judge)
         _report(args, scorer, judge, run_)
         return 1 if (args.strict and run_.errors) else 0

@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
             "short answer": "auto", "open": "auto",
             "descriptive": "judge", "description": "judge", "open ended": "judge", "caption": "judge",
             "math": "math", "numerical": "number", "numeric": "number", "counting": "number", "count": "number",
-            "ocr": "text", "text": "text", "yes no": "yesno", "yesno": "yesno", "true false": "yesno",
+            "ocr": "ocr", "text": "text", "yes no": "yesno", "yesno": "yesno", "true false": "yesno",
             "judgment": "yesno", "grounding": "iou", "detection": "iou", "bbox": "iou",
         },
         # a value found in neither table: "auto" (decide by the ground truth's shape, counted and

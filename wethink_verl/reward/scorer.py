@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Protocol
 from ..verifiers import bounded
 from ..verifiers.extract import answer_only, extract_answer
 from ..verifiers.format import check_format
-from ..verifiers.registry import VerifierSpec, get_verifier
+from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_config
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
@@ -100,6 +100,7 @@ class RewardScorer:
 
     def __init__(self, config: Mapping | None = None, judge: Judge | None = None):
         self.config = build_config(config)
+        validate_verifier_config(self.config)  # bad verifiers.<name> / format options: an error up front
         self.judge = judge
         self.stats = ScoreStats()
         b = self.config["bounded"]
@@ -153,7 +154,7 @@ class RewardScorer:
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"verifier_kwargs must be an object, not {type(kwargs).__name__}")
         opts.update(kwargs)
-        if name == "choice" and sample.get("problem") and "choices" not in opts:
+        if (name == "choice" and "choices" not in opts or name == "yesno") and sample.get("problem"):
             opts.setdefault("problem", sample["problem"])
         if name == "iou" and sample.get("image_size") and "image_size" not in opts:
             opts["image_size"] = sample["image_size"]

@@ -168,12 +168,19 @@ def extract_answer(response: str, *, boxed_fallback: bool = True, max_chars: int
 
 
 def answer_only(text: str, max_chars: int = MAX_RESPONSE_CHARS) -> Extraction:
-    """For text that is already the answer: unwrap a \\boxed{} or a stray answer block, nothing else."""
+    """For text that is already the answer: the text after any reasoning, a \\boxed{} or a stray
+    answer block unwrapped. An answer written only inside ``<think>`` (or after an unclosed
+    ``<think>``) is no answer, as in ``extract_answer``."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:max_chars]
+    think, after, unterminated = split_think(text)
+    if unterminated:
+        return Extraction(None, "inside_think", think)
     inner = extract_answer(text, boxed_fallback=True, max_chars=max_chars)
     if inner.source in ("answer_block", "boxed_in_answer", "boxed_fallback"):
         return Extraction(inner.answer, "answer_only", inner.think)
-    text = text.strip()
-    return Extraction(text or None, "answer_only" if text else "empty_answer", None)
+    after = after.strip()
+    if inner.source == "empty_answer" or not after:
+        return Extraction(None, "empty_answer" if think is None or inner.source == "empty_answer" else "inside_think", think)
+    return Extraction(after, "answer_only", think)
