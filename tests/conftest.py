@@ -37,11 +37,17 @@ def tiny_lm_dir():
     return str(build_tiny_qwen2_lm())
 
 
+# Logical CPUs for the test cluster. Every Ray actor reserves one to be scheduled (verl's reward-loop
+# and agent-loop workers, TransferQueue's controller and storage units...): on a 2-core box a
+# cluster sized by the cores could not place a trainer's actors. They mostly wait on each other.
+RAY_TEST_CPUS = 8
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """One local Ray cluster for the whole session (ray.init costs ~5 s)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
+        ray.init(num_cpus=RAY_TEST_CPUS, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
