@@ -20,7 +20,7 @@ import pytest
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.testing import VLLMServer, judge_python
-from wethink_verl.reward import RESULT_KEYS, RewardScorer
+from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
 
 pytestmark = pytest.mark.slow
 
@@ -217,7 +217,7 @@ def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir
         shutdown_reward_loop(loop_manager)
     served = _served_requests(vllm_server) - before
     nt = out.non_tensor_batch
-    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | ({"acc"} if manager == "naive" else set())
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     scores = last_token_scores(out.batch["rm_scores"], data)
     by_id = {row["id"]: i for i, row in enumerate(rows)}
     assert nt["verifier"][by_id["mc"]] == "choice" and scores[by_id["mc"]] == pytest.approx(1.0)

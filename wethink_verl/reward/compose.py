@@ -1,7 +1,7 @@
 """Composition of accuracy and format into the reward, with the fixed result keys.
 
 verl builds ``reward_extra_info`` arrays from the first sample's keys, so every result carries
-exactly RESULT_KEYS (numbers, plus the verifier name).
+exactly EXTRA_INFO_KEYS (numbers, plus the verifier name).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ RESULT_KEYS = (
     "cached",  # 1 when the verdict came from a cache
     "latency_ms",
 )
+# reward_extra_info: RESULT_KEYS plus "acc", the accuracy under the name verl's validation makes its
+# headline metric (val-core/<data_source>/acc/mean@N; without it verl falls back to the reward)
+EXTRA_INFO_KEYS = RESULT_KEYS + ("acc",)
 
 
 def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
@@ -67,8 +70,10 @@ def result(
 
 
 def extra_info(res: dict) -> dict:
-    """The fixed, numeric (+ verifier name) subset for verl's reward_extra_info / EasyR1 metrics."""
+    """The fixed, numeric (+ verifier name) subset for verl's reward_extra_info / EasyR1 metrics:
+    exactly EXTRA_INFO_KEYS."""
     out = {k: res[k] for k in RESULT_KEYS}
     if out["format"] is None:
         out["format"] = 0.0
+    out["acc"] = out["accuracy"]
     return out
