@@ -33,8 +33,11 @@ setup(
         "pyyaml>=6",
     ],
     extras_require={
-        # the integration layer; verl brings Ray, torch, transformers, omegaconf, hydra
-        "verl": ["verl>=0.9,<0.10", "qwen-vl-utils"],
+        # the integration layer; verl brings Ray, torch, transformers, omegaconf, hydra. verl's wheel
+        # leaves what its trainer imports to its `verl-core` extra: TransferQueue (the V1 trainer,
+        # verl 0.9's default), cachetools (the rollout router), fastapi + uvicorn (the reward-model
+        # router of an in-cluster judge). Ranges as verl 0.9.1's verl-core states them.
+        "verl": ["verl>=0.9,<0.10", "qwen-vl-utils", "TransferQueue>=0.1.10,<0.2", "cachetools", "fastapi", "uvicorn"],
         "demo": ["matplotlib"],
         # cachetools/fastapi/uvicorn: imported by verl's legacy trainer module, whose static
         # RayPPOTrainer._write_generations writes the rollout dumps the report tests read

@@ -141,6 +141,58 @@ def easyr1_reward_file() -> Check:
     return Check("EasyR1 reward file", "OK", f"worker.reward.reward_function={path}:compute_score (REWARD_TYPE batch)")
 
 
+# what verl's trainer imports on the way to training, and the package each import needs
+TRAINER_IMPORTS = (
+    ("V1 trainer (TaskRunnerV1)", "verl.trainer.ppo.v1", "trainer.use_v1=true, verl 0.9's default"),
+    ("legacy trainer", "verl.trainer.main_ppo_v0", "trainer.use_v1=false"),
+    ("rollout router", "verl.workers.rollout.router", "every trainer's agent loop"),
+    ("reward-model router", "verl.experimental.reward_loop.router.naive_router", "reward.reward_model.enable=true"),
+)
+_TRAINER_PROBE = (
+    "import importlib, json, sys\n"
+    "out = {}\n"
+    "for mod in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(mod)\n"
+    "        out[mod] = None\n"
+    "    except Exception as e:\n"
+    "        out[mod] = [type(e).__name__, str(e), getattr(e, 'name', None)]\n"
+    "print('PROBE ' + json.dumps(out))\n"
+)
+
+
+def trainer_imports() -> list[Check]:
+    """Import verl's trainers and routers in a fresh process (as main_ppo would) and name the
+    package a failing import misses: verl's wheel does not depend on TransferQueue, cachetools,
+    fastapi or uvicorn (they are its ``verl-core`` extra), so ``main_ppo`` fails without them."""
+    if importlib.util.find_spec("verl.experimental.reward_loop") is None:
+        return [Check("trainer imports", "SKIP", "no verl 0.9 trainer here")]
+    modules = [mod for _, mod, _ in TRAINER_IMPORTS]
+    out = subprocess.run([sys.executable, "-c", _TRAINER_PROBE, *modules], capture_output=True, text=True, timeout=600)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("PROBE ")), None)
+    if line is None:
+        return [Check("trainer imports", "FAIL", f"the import probe crashed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")]
+    results = json.loads(line[len("PROBE "):])
+    checks = []
+    for name, mod, needed_by in TRAINER_IMPORTS:
+        err = results.get(mod)
+        if err is None:
+            checks.append(Check(name, "OK", f"{mod} imports"))
+            continue
+        kind, message, missing = err
+        if kind == "ModuleNotFoundError" and missing:
+            package = MISSING_PACKAGES.get(missing.split(".")[0], missing.split(".")[0])
+            fix = f"missing package {package!r} (needed by {needed_by}): pip install 'wethink-verl[verl]' or pip install {package}"
+        else:
+            fix = f"{kind}: {message}"[:300]
+        checks.append(Check(name, "FAIL", f"import {mod} failed: {fix}"))
+    return checks
+
+
+# import name -> PyPI name, where they differ
+MISSING_PACKAGES = {"transfer_queue": "TransferQueue", "yaml": "pyyaml", "zmq": "pyzmq"}
+
+
 def bounded_math() -> Check:
     from ..verifiers.math import symbolic_compare
 
@@ -197,6 +249,7 @@ def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> 
         checks += [easyr1_omegaconf(), easyr1_reward_file()]
     else:
         checks += [entry_point_declared(), plugins_policy(), registered_in_fresh_process()]
+        checks += trainer_imports()
     checks.append(bounded_math())
     checks += optional_imports()
     if judge_url:

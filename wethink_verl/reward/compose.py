@@ -1,8 +1,8 @@
 """Composition of accuracy and format into the reward, with the fixed result keys.
 
 verl builds ``reward_extra_info`` arrays from the first sample's keys, so every result carries
-exactly RESULT_KEYS: numbers, plus the TEXT_KEYS strings (verl's metric reducer skips strings; its
-rollout dumps keep them, which is what ``wethink-verl report`` reads).
+exactly EXTRA_INFO_KEYS: the RESULT_KEYS numbers, the TEXT_KEYS strings (verl's metric reducer skips
+strings; its rollout dumps keep them, which is what ``wethink-verl report`` reads), and ``acc``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ RESULT_KEYS = (
 )
 TEXT_KEYS = ("verifier", "category", "route", "status", "reason")  # the string-valued RESULT_KEYS
 REASON_CHARS = 200
+# reward_extra_info: RESULT_KEYS plus "acc", the accuracy under the name verl's validation makes its
+# headline metric (val-core/<data_source>/acc/mean@N; without it verl falls back to the reward)
+EXTRA_INFO_KEYS = RESULT_KEYS + ("acc",)
 
 
 def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
@@ -77,9 +80,11 @@ def result(
 
 
 def extra_info(res: dict) -> dict:
-    """The fixed subset for verl's reward_extra_info (numbers + TEXT_KEYS strings; EasyR1 takes the numbers)."""
+    """The fixed subset for verl's reward_extra_info: exactly EXTRA_INFO_KEYS (numbers + TEXT_KEYS
+    strings + ``acc``; EasyR1 takes the numbers)."""
     out = {k: res[k] for k in RESULT_KEYS}
     if out["format"] is None:
         out["format"] = 0.0
     out["reason"] = out["reason"][:REASON_CHARS]
+    out["acc"] = out["accuracy"]
     return out
