@@ -63,12 +63,12 @@ def test_a_verifier_without_declared_options_is_not_checked():
 
 
 def test_bad_config_sections_fail_when_the_scorer_is_built():
-    with pytest.raises(ValueError, match=r"verifiers.iou: iou option iou_threshold=-1 is not allowed: allowed null or a finite number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"verifiers\W+iou: iou option iou_threshold=-1 is not allowed: allowed null or a finite number in \(0, 1\]"):
         RewardScorer({"verifiers": {"iou": {"iou_threshold": -1}}})
-    with pytest.raises(ValueError, match="format: format option min_think_chars=-1"):
+    with pytest.raises(ValueError, match=r"format\W+(min_think_chars: )?.*min_think_chars"):
         RewardScorer({"format": {"min_think_chars": -1}})
     # options are checked against the verifier a name resolves to through aliases
-    with pytest.raises(ValueError, match="verifiers.choice: number option rel_tol"):
+    with pytest.raises(ValueError, match=r"verifiers\W+choice: number option rel_tol"):
         RewardScorer({"aliases": {"choice": "number"}, "verifiers": {"choice": {"rel_tol": 2}}})
     validate_verifier_config({"verifiers": {"number": {"rel_tol": 0.05}}, "format": {"think_prefilled": True}})
 
@@ -96,5 +96,5 @@ def test_through_the_score_cli(tmp_path):
     res = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert "iou_threshold=-1" in res[0]["error"] and res[1]["accuracy"] == 1.0
     proc = subprocess.run(args + ["--set", "verifiers.number.rel_tol=.nan"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1 and "rel_tol=nan is not allowed: allowed a finite number in [0, 1)" in proc.stderr
+    assert proc.returncode == 2 and "rel_tol=nan is not allowed: allowed a finite number in [0, 1)" in proc.stderr
     assert "Traceback" not in proc.stderr
