@@ -8,7 +8,7 @@ STAMP := $(VENV)/.wethink-installed
 JUDGE_STAMP := $(JUDGE_VENV)/.wethink-installed
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup setup-judge demo test test-fast bench clean doctor
+.PHONY: setup setup-judge demo test test-fast bench clean doctor gpu-smoke
 
 setup: $(STAMP)
 
@@ -45,10 +45,16 @@ test-fast: setup
 # Speed and memory figures (README "Benchmarks"): each prints a table, ours next to its peer.
 bench: setup
 	$(PY) benchmarks/bench_verifiers.py
+	$(PY) benchmarks/bench_reward_hacking.py
 	$(PY) benchmarks/bench_reward_loop.py
 	$(PY) benchmarks/bench_judge.py
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_faults.py
+	$(PY) benchmarks/bench_report.py
+
+# Needs a GPU machine with requirements/gpu.txt installed (README "GPU environment"); not run by CI.
+gpu-smoke:
+	bash recipes/verl/smoke_1gpu.sh
 
 clean:
 	rm -rf $(VENV) $(JUDGE_VENV) outputs .pytest_cache

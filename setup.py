@@ -20,8 +20,9 @@ setup(
     install_requires=[
         # core: verifiers and reward composition (no verl, Ray or torch needed)
         "math-verify>=0.8",
+        "pint>=0.24",  # units in `math` and `number` answers: converted, never dropped (20 mm = 2 cm; kg is not g)
         "rapidfuzz>=3.0",
-        # linear-time patterns over untrusted text (judge replies)
+        # linear-time patterns over untrusted text (answers, judge replies)
         "google-re2>=1.1",
         # judge client, dataset adapter
         "aiohttp>=3.9",
@@ -31,10 +32,15 @@ setup(
         "pyyaml>=6",
     ],
     extras_require={
-        # the integration layer; verl brings Ray, torch, transformers, omegaconf, hydra
-        "verl": ["verl>=0.9,<0.10", "qwen-vl-utils"],
+        # the integration layer; verl brings Ray, torch, transformers, omegaconf, hydra. verl's wheel
+        # leaves what its trainer imports to its `verl-core` extra: TransferQueue (the V1 trainer,
+        # verl 0.9's default), cachetools (the rollout router), fastapi + uvicorn (the reward-model
+        # router of an in-cluster judge). Ranges as verl 0.9.1's verl-core states them.
+        "verl": ["verl>=0.9,<0.10", "qwen-vl-utils", "TransferQueue>=0.1.10,<0.2", "cachetools", "fastapi", "uvicorn"],
         "demo": ["matplotlib"],
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout"],
+        # cachetools/fastapi/uvicorn: imported by verl's legacy trainer module, whose static
+        # RayPPOTrainer._write_generations writes the rollout dumps the report tests read
+        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "cachetools", "fastapi", "uvicorn"],
     },
     entry_points={
         "console_scripts": ["wethink-verl=wethink_verl.cli:main"],

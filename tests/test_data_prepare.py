@@ -49,6 +49,11 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def visible(out: Path) -> list[str]:
+    """The outputs a reader sees (the set itself lives in hidden entries)."""
+    return sorted(n for n in os.listdir(out) if not n.startswith(".") and (out / n).exists())
+
+
 def sha(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -90,7 +95,9 @@ def test_prepare_verl_cli(clean_set, tmp_path):
     proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(out), "--format", "verl", "--val-size", "6")
     assert proc.returncode == 0, proc.stderr
     assert "rows per category" in proc.stdout and "rows per reward type" in proc.stdout and "rows per ability" in proc.stdout
-    assert sorted(os.listdir(out)) == ["prepare_summary.json", "prepare_summary.txt", "train.parquet", "val.parquet"]
+    assert visible(out) == ["prepare_summary.json", "prepare_summary.txt", "train.parquet", "val.parquet"]
+    hidden = sorted(n for n in os.listdir(out) if n.startswith("."))  # the published set and the link to it
+    assert len(hidden) == 2 and ".wethink-prepare-current" in hidden and any(n.endswith(".set") for n in hidden)
     assert sha(records) == before  # the input is never modified
 
     train, val = pq.read_table(out / "train.parquet").to_pylist(), pq.read_table(out / "val.parquet").to_pylist()
@@ -207,7 +214,7 @@ def test_easyr1_output_carries_packed_metadata_and_template(clean_set, tmp_path)
     out = tmp_path / "easyr1"
     proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(out), "--format", "easyr1", "--val-size", "4")
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(out)) == ["prepare_summary.json", "prepare_summary.txt", "train.jsonl", "val.jsonl", "wethink_format.jinja"]
+    assert visible(out) == ["prepare_summary.json", "prepare_summary.txt", "train.jsonl", "val.jsonl", "wethink_format.jinja"]
     rows = [json.loads(line) for name in ("train.jsonl", "val.jsonl") for line in open(out / name)]
     assert len(rows) == N
     template = Template((out / "wethink_format.jinja").read_text())
@@ -369,7 +376,7 @@ def test_error_mid_write_leaves_no_output(tmp_path):
 
 
 def _staging_dirs(out: Path) -> list[str]:
-    return [n for n in os.listdir(out) if n.startswith(".wethink-prepare-")] if out.exists() else []
+    return [n for n in os.listdir(out) if n.startswith(".wethink-prepare-") and n.endswith(".tmp")] if out.exists() else []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
@@ -464,3 +471,222 @@ def test_non_object_and_odd_fields(tmp_path):
     table = {r["extra_info"]["index"]: r for r in pq.read_table(tmp_path / "o" / "train.parquet").to_pylist()}
     assert table[2]["reward_model"]["ground_truth"] == "7"
     assert table[4]["extra_info"]["abilities"] == "OCR, Reasoning"
+
+
+# ---- issue 12: nothing read from outside the image root, outputs published as one set ------------
+def _rewrite(records: str, edit) -> None:
+    rows = [json.loads(line) for line in open(records)]
+    edit(rows)
+    Path(records).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_image_paths_are_confined_to_the_image_root(tmp_path):
+    records, root = write_synthetic_wethink(tmp_path / "ds", 8, seed=11)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("export API_KEY=hunter2\n")
+    outside_png = tmp_path / "outside.png"
+    outside_png.write_bytes((Path(root) / json.loads(open(records).readline())["image_path"]).read_bytes())
+    os.symlink(outside_png, Path(root) / "link_out.png")  # a symlink leading out of the root
+    escapes = {1: os.path.relpath(secret, root), 2: str(secret), 3: "~/.bashrc", 4: "link_out.png", 5: os.path.relpath(outside_png, root)}
+    _rewrite(records, lambda rows: [rows[i].update(image_path=p) for i, p in escapes.items()])
+
+    for check in ("exists", "decode"):
+        out = tmp_path / f"out-{check}"
+        proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(out), "--format", "verl",
+                       "--image-check", check, "--embed-images")  # fmt: skip
+        assert proc.returncode == 1 and "row 1 (line 2): image outside the image root" in proc.stderr, proc.stderr
+        assert "secret.txt" in proc.stderr and not out.exists()
+        res = prepare(cfg(records, root, out, image_check=check, embed_images=True, skip_bad=True))
+        # "~" is no home directory inside the root: that row names a missing ROOT/~/.bashrc
+        assert res.stats.skipped == {Reason.OUTSIDE_IMAGE_ROOT: 4, Reason.MISSING_IMAGE: 1} and res.stats.total_written == 3
+        blobs = b"".join(i["bytes"] for r in pq.read_table(out / "train.parquet").to_pylist() for i in r["images"])
+        assert b"hunter2" not in blobs
+
+    # an explicit flag allows outside paths (a symlinked image store, absolute paths elsewhere)
+    proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(tmp_path / "allowed"), "--format", "verl",
+                   "--allow-images-outside-root", "--skip-bad", "--image-check", "exists")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    written = {r["extra_info"]["index"] for r in pq.read_table(tmp_path / "allowed" / "train.parquet").to_pylist()}
+    assert {1, 2, 4, 5} <= written  # every outside path that exists (an exists check reads no bytes)
+
+
+def test_embed_images_embeds_only_real_images(tmp_path):
+    records, root = write_synthetic_wethink(tmp_path / "ds", 6, seed=12)
+    (Path(root) / "profile.png").write_text("alias ll='ls -l'\nexport TOKEN=abc\n")
+    _rewrite(records, lambda rows: rows[2].update(image_path="profile.png"))
+    for check in ("exists", "header"):
+        proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(tmp_path / check), "--format", "verl",
+                       "--image-check", check, "--embed-images")  # fmt: skip
+        assert proc.returncode == 1 and "row 2 (line 3): corrupt image" in proc.stderr and "profile.png" in proc.stderr, proc.stderr
+
+
+def test_prepare_output_dir_that_is_a_file_is_a_usage_error(clean_set, tmp_path):
+    records, root = clean_set
+    target = tmp_path / "a-file"
+    target.write_text("keep")
+    proc = run_cli("--input", records, "--image-root", root, "--output-dir", str(target), "--format", "verl")
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
+    assert target.read_text() == "keep"
+
+
+def _published(out: Path) -> tuple[dict[str, str], dict | None]:
+    """What a reader sees: data file -> content digest (through any links), and the summary's
+    row counts (its text names the run's timing, so only its counts are compared)."""
+    data = {n: sha(out / n) for n in sorted(os.listdir(out)) if n.endswith(".parquet") and (out / n).exists()}
+    summary = out / "prepare_summary.json"
+    return data, json.loads(summary.read_text())["written"] if summary.exists() else None
+
+
+def test_the_output_set_is_published_at_once(clean_set, tmp_path):
+    """A reader sees the old set or the new set, never a mix: whatever the moment a run dies, the
+    visible files all come from one run. Simulated by stopping the publish step after each of
+    its operations (os.replace / os.rename / os.symlink / os.remove / rmtree)."""
+    import wethink_verl.data.prepare as prep
+
+    records, root = clean_set
+    out = tmp_path / "out"
+    prepare(cfg(records, root, out, val_size=10, seed=1))
+    old = _published(out)
+    prepare(cfg(records, root, tmp_path / "ref", val_size=20, seed=2))
+    new = _published(tmp_path / "ref")
+    assert set(old[0]) == set(new[0]) and all(old[0][n] != new[0][n] for n in old[0]) and old[1] != new[1]
+
+    class Crash(BaseException):
+        pass
+
+    for stop_after in range(1, 40):
+        calls = {"n": 0}
+
+        def counted(fn):
+            def wrapper(*a, **k):
+                result = fn(*a, **k)
+                calls["n"] += 1
+                if calls["n"] == stop_after:
+                    raise Crash()
+                return result
+
+            return wrapper
+
+        saved = {name: getattr(prep.os, name) for name in ("replace", "rename", "symlink", "remove", "unlink")}
+        try:
+            for name, fn in saved.items():
+                setattr(prep.os, name, counted(fn))
+            finished = True
+            try:
+                prepare(cfg(records, root, out, val_size=20, seed=2, force=True))
+            except Crash:
+                finished = False
+        finally:
+            for name, fn in saved.items():
+                setattr(prep.os, name, fn)
+        seen = _published(out)
+        assert seen in (old, new), (stop_after, seen)
+        if finished:
+            break
+        # reset to the old set for the next round
+        prepare(cfg(records, root, out, val_size=10, seed=1, force=True))
+        assert _published(out) == old
+    else:
+        pytest.fail("publishing never finished")
+    assert _published(out) == new
+
+
+# ---- issue 12: Ctrl-C and SIGKILL with image-check workers: no hang, no orphan, nothing left ------
+@pytest.fixture(scope="module")
+def big_set(tmp_path_factory):
+    return write_synthetic_wethink(tmp_path_factory.mktemp("big"), 4000, seed=13)
+
+
+def _start_prepare(records, root, out, *extra) -> subprocess.Popen:
+    # a session of its own, signalled as a whole: what a terminal's Ctrl-C does (workers get it too)
+    return subprocess.Popen(
+        [PYTHON, "-m", "wethink_verl.cli", "prepare", "--input", records, "--image-root", root, "--output-dir", str(out),
+         "--format", "verl", "--workers", "2", "--no-progress", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _wait_for_workers(proc: subprocess.Popen, n: int = 2, timeout: float = 120):
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        if sum("spawn_main" in " ".join(k.cmdline()) for k in kids if k.is_running()) >= n:
+            return kids
+        time.sleep(0.05)
+    pytest.fail("the workers never started")
+
+
+def _all_gone(procs, timeout: float = 20) -> list:
+    import psutil
+
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _interrupt_once(records, root, out, delay: float) -> None:
+    proc = _start_prepare(records, root, out)
+    try:
+        kids = _wait_for_workers(proc)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)  # the bound: a hang fails here
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "Traceback" not in stderr, stderr
+    if proc.returncode == 0:  # it finished before the signal landed: a complete set
+        assert (out / "prepare_summary.json").exists()
+    else:
+        assert proc.returncode == 130 and "interrupted" in stderr, (proc.returncode, stderr)
+        assert not (out / "train.parquet").exists()
+    assert _staging_dirs(out) == []
+    assert _all_gone(kids) == [], "a worker outlived the run"
+
+
+def test_ctrl_c_with_workers_exits_130_and_leaves_nothing(big_set, tmp_path):
+    records, root = big_set
+    _interrupt_once(records, root, tmp_path / "out", delay=0.3)
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_many_tries(big_set, tmp_path):
+    records, root = big_set
+    for i in range(12):  # the old pool hung in about 5 of 17 tries
+        _interrupt_once(records, root, tmp_path / f"out{i}", delay=(i % 6) * 0.25)
+
+
+def test_sigkill_leaves_no_worker_behind(big_set, tmp_path):
+    records, root = big_set
+    for i in range(3):
+        proc = _start_prepare(records, root, tmp_path / f"out{i}")
+        try:
+            kids = _wait_for_workers(proc)
+            proc.kill()  # the parent alone, as the OOM killer would
+            proc.wait(timeout=30)
+            assert _all_gone(kids) == [], "workers (or the resource tracker) outlived a SIGKILLed parent"
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_without_symlinks_the_files_are_renamed_one_by_one_with_a_warning(clean_set, tmp_path, monkeypatch):
+    import errno
+
+    import wethink_verl.data.publish as publish
+
+    def no_symlinks(*_a, **_k):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(publish.os, "symlink", no_symlinks)
+    records, root = clean_set
+    out = tmp_path / "out"
+    res = prepare(cfg(records, root, out, val_size=5))
+    assert "renamed into place one by one, not as one set" in res.summary
+    assert visible(out) == ["prepare_summary.json", "prepare_summary.txt", "train.parquet", "val.parquet"]
+    assert not (out / "train.parquet").is_symlink() and pq.read_metadata(out / "val.parquet").num_rows == 5
+    assert [n for n in os.listdir(out) if n.startswith(".")] == []

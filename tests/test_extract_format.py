@@ -28,9 +28,22 @@ def test_last_complete_answer_block_wins():
 def test_boxed_inside_the_answer_block_is_unwrapped():
     e = extract_answer("<think>x</think><answer>So it is \\boxed{\\frac{1}{2}}.</answer>")
     assert e.answer == "\\frac{1}{2}" and e.source == "boxed_in_answer"
-    assert extract_answer("<think>x</think><answer>\\boxed{a} then \\boxed{b}</answer>").answer == "b"
+    assert extract_answer("<think>x</think><answer>\\boxed{a} then \\boxed{b}</answer>").answer == "a, b"  # several boxes
     assert extract_answer("<think>x</think><answer>\\fbox{7}</answer>").answer == "7"
     assert extract_answer("<think>x</think><answer>$\\boxed 5$</answer>").answer == "5"
+
+
+@pytest.mark.parametrize(
+    "region, answer",
+    [("\\boxed{C}\\boxed{D}", "C, D"), ("\\boxed{C}, \\boxed{D}", "C, D"), ("\\boxed{1}, \\boxed{2}", "1, 2"),
+     ("\\boxed{12}" * 50, "12"), ("\\boxed{2} so \\boxed{2}", "2"), ("\\boxed{} \\boxed{3}", "3"),
+     ("\\boxed{\\frac{1}{2}} or \\boxed{3}", "\\frac{1}{2}, 3"), ("\\boxed{ unclosed, then \\boxed{5}", "5")],
+)  # fmt: skip
+def test_several_boxes_are_one_answer_listing_each_distinct_box_once(region, answer):
+    # the multi-box contract (contracts.md): a box spray is read as a list, never as its last box
+    assert extract_answer(f"<think>x</think><answer>{region}</answer>").answer == answer
+    assert extract_answer(f"<think>x</think> {region}").answer == answer
+    assert answer_only(region).answer == answer
 
 
 def test_boxed_fallback_after_the_reasoning_only():

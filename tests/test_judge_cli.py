@@ -4,6 +4,8 @@ a test double of a judge model (a real OpenAI-protocol HTTP server on 127.0.0.1)
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -67,8 +69,10 @@ def test_score_cli_without_judge_flags_keeps_the_contract(tmp_path, capsys):
 
 def test_score_cli_missing_api_key_variable_is_a_clear_error(server, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("NO_SUCH_JUDGE_KEY", raising=False)
-    with pytest.raises(SystemExit, match="NO_SUCH_JUDGE_KEY"):
-        _score(tmp_path, capsys, "--judge-url", server.url, "--judge-api-key-env", "NO_SUCH_JUDGE_KEY")
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(ROWS[0]) + "\n")
+    status = main(["score", "--input", str(src), "--output", str(dst), "--judge-url", server.url, "--judge-api-key-env", "NO_SUCH_JUDGE_KEY"])
+    assert status == 2 and "NO_SUCH_JUDGE_KEY" in capsys.readouterr().err and not dst.exists()  # checked before scoring
 
 
 def test_judge_check_cli(server, capsys):
@@ -82,3 +86,67 @@ def test_judge_check_cli(server, capsys):
     assert main(["judge", "check", dead, "--retries", "0"]) == 2
     assert "verdict:  none (connection)" in capsys.readouterr().out
     assert main(["judge", "check"]) == 2
+
+
+# ---- issue 12: serve checks the model first, stop has a deadline and stops only ours -------------
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def _cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wethink_verl.cli", *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+@pytest.mark.parametrize("model", ["/no/such/path", "./missing-model", "a/b/c", "~/nope/"])
+def test_judge_serve_checks_a_local_model_path_before_starting_ray(model):
+    r = _cli("judge", "serve", "--model", model)
+    assert r.returncode == 2 and "no such directory" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Ray" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_judge_serve_refuses_a_directory_without_a_model(tmp_path):
+    r = _cli("judge", "serve", "--model", str(tmp_path))
+    assert r.returncode == 2 and "no config.json" in r.stderr
+
+
+def test_judge_stop_with_no_cluster_at_the_address_says_so_at_once():
+    r = _cli("judge", "stop", "--address", f"127.0.0.1:{free_port()}", timeout=60)
+    assert r.returncode == 2 and "no Ray cluster at 127.0.0.1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_judge_stop_gives_up_on_a_port_that_is_no_ray_cluster(server):
+    """Something listens there (an HTTP server), but it never speaks Ray: --timeout bounds the wait."""
+    port = server.url.rsplit(":", 1)[1].split("/")[0]
+    r = _cli("judge", "stop", "--address", f"127.0.0.1:{port}", "--timeout", "5", timeout=120)
+    assert r.returncode == 2 and "no Ray cluster answered within 5 s" in r.stderr, r.stderr[-2000:]
+
+
+def test_judge_flags_go_through_the_config_schema(server, tmp_path):
+    r = _cli("judge", "check", server.url, "--timeout", "-1")
+    assert r.returncode == 2 and "judge.timeout_s: must be > 0" in r.stderr
+    (tmp_path / "config.json").write_text("{}")
+    r = _cli("judge", "serve", "--model", str(tmp_path), "--max-batch-size", "0")  # refused before Ray starts
+    assert r.returncode == 2 and "judge.ray.max_batch_size: must be >= 1" in r.stderr and "Ray" not in r.stderr
+
+
+@pytest.mark.slow
+def test_judge_stop_reports_the_cluster_and_leaves_other_actors_alone(ray_local, tmp_path):
+    address = ray_local.get_runtime_context().gcs_address
+    env = dict(os.environ, RAY_ADDRESS=address)
+    r = _cli("judge", "stop", "--namespace", "wethink_stop_test", env=env, timeout=300)  # --address auto: from RAY_ADDRESS
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert f"Ray cluster at {address} (from RAY_ADDRESS)" in r.stdout and "no judge service wethink_stop_test/wethink_judge" in r.stderr
+
+    @ray_local.remote
+    class Impostor:
+        def info(self):
+            return {}
+
+    other = Impostor.options(name="wethink_judge", namespace="wethink_stop_test", lifetime="detached").remote()
+    try:
+        ray_local.get(other.info.remote(), timeout=60)
+        r = _cli("judge", "stop", "--namespace", "wethink_stop_test", "--address", address, timeout=300)
+        assert r.returncode == 1 and ".Impostor, not wethink_verl.judge.service.JudgeService: left alone" in r.stderr, r.stderr[-2000:]
+        assert ray_local.get(other.info.remote(), timeout=60) == {}  # still alive
+    finally:
+        ray_local.kill(other, no_restart=True)

@@ -18,7 +18,7 @@ import pytest
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.service import find_service, get_or_create_service
 from wethink_verl.judge.testing import judge_python
-from wethink_verl.reward import RESULT_KEYS, RewardScorer
+from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
 
 pytestmark = pytest.mark.slow
 
@@ -242,7 +242,7 @@ def test_ray_service_in_verl_reward_loop_with_wethink_manager(ray_local, service
     out = score_with_reward_loop(cfg, data)
     after = _info(ray_local, service)
     nt = out.non_tensor_batch
-    assert out.meta_info["reward_extra_keys"] == list(RESULT_KEYS)
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     desc = range(10)
     served = after["requests"] - before["requests"]
     assert 6 <= served <= 10  # 6 distinct answers over two workers; repeats deduped within a worker

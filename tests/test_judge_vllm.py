@@ -11,7 +11,6 @@ which proves the accepted-verdict path end to end.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -19,8 +18,7 @@ import urllib.request
 import pytest
 
 from wethink_verl.judge import build_judge
-from wethink_verl.judge.testing import VLLMServer, judge_python
-from wethink_verl.reward import RESULT_KEYS, RewardScorer
+from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
 
 pytestmark = pytest.mark.slow
 
@@ -28,22 +26,7 @@ VERDICT_REGEX = r"<score>(0|0\.5|1)</score>"
 CONSTRAINED = {"structured_outputs": {"regex": VERDICT_REGEX}}
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tiny_lm_dir):
-    python = judge_python()
-    if not os.path.exists(python):
-        pytest.skip(f"no vLLM judge environment at {python} (run `make setup-judge` or set WETHINK_JUDGE_PYTHON)")
-    # like verl's reward-model replicas: no --served-model-name, so the model's name is its path
-    server = VLLMServer(tiny_lm_dir, python=python, served_model_name=None, max_model_len=1024)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.proc.poll() is not None
-
-
-def _served_requests(server: VLLMServer) -> float:
+def _served_requests(server) -> float:
     text = urllib.request.urlopen(f"http://{server.address}/metrics", timeout=10).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total{"))
 
@@ -134,6 +117,15 @@ def test_vllm_server_judge_check_cli(vllm_server):
     assert "latency:" in r.stdout and "verdict:" in r.stdout
 
 
+def test_vllm_server_doctor_judge_url(vllm_server, tiny_lm_dir):
+    """doctor --judge-url sends one real item: the server answers (a random model: with or
+    without a valid verdict, OK or WARN, never a silent SKIP; tests/test_doctor.py has the FAIL)."""
+    r = _cli("doctor", "--json", "--judge-url", vllm_server.url)
+    check = {c["name"]: c for c in json.loads(r.stdout)}["judge endpoint"]
+    assert check["status"] in ("OK", "WARN"), check
+    assert vllm_server.url in check["detail"] and tiny_lm_dir in check["detail"] and " ms" in check["detail"]
+
+
 # ---- verl's real reward loop, its judge router replaced by this server ---------------------------
 def _router_manager(config, router_address: str):
     """verl's RewardLoopManager exactly as the trainer builds it with reward.reward_model.enable=True,
@@ -217,7 +209,7 @@ def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir
         shutdown_reward_loop(loop_manager)
     served = _served_requests(vllm_server) - before
     nt = out.non_tensor_batch
-    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | ({"acc"} if manager == "naive" else set())
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     scores = last_token_scores(out.batch["rm_scores"], data)
     by_id = {row["id"]: i for i, row in enumerate(rows)}
     assert nt["verifier"][by_id["mc"]] == "choice" and scores[by_id["mc"]] == pytest.approx(1.0)

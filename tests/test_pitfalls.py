@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from wethink_verl.reward import RESULT_KEYS, RewardScorer, extra_info
+from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer, extra_info
 from wethink_verl.verifiers import bounded
 
 SLACK_S = 1.5
@@ -145,7 +145,7 @@ def test_gold_first(scorer):
 def test_same_extra_info_keys_for_every_sample(scorer):
     """verl builds reward_extra_info arrays from the first sample's keys."""
     rows = [sample("B", "B", "choice"), {"response": None}, sample("\\boxed{9^{9^{9}}}", "7", "math"), {"response": "x", "category": "??"}]
-    assert {tuple(extra_info(scorer.score(r))) for r in rows} == {RESULT_KEYS}
+    assert {tuple(extra_info(scorer.score(r))) for r in rows} == {EXTRA_INFO_KEYS}
 
 
 def test_thread_safety_of_one_scorer(scorer):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wethink_verl.reward import DEFAULTS, RESULT_KEYS, RewardScorer, build_config, extra_info, infer_verifier, route
+from wethink_verl.reward import DEFAULTS, EXTRA_INFO_KEYS, RESULT_KEYS, RewardScorer, build_config, extra_info, infer_verifier, route
+from wethink_verl.reward.compose import TEXT_KEYS
 from wethink_verl.reward.router import normalize_routing
 from wethink_verl.verifiers import bounded
 
@@ -197,11 +198,11 @@ def test_result_keys_identical_for_every_sample(scorer):
         res = scorer.score(sample)
         assert set(RESULT_KEYS) <= set(res), sample
         info = extra_info(res)
-        assert tuple(info) == RESULT_KEYS, sample
+        assert tuple(info) == EXTRA_INFO_KEYS, sample
         keys = keys or tuple(info)
         assert tuple(info) == keys
         for k, v in info.items():
-            assert isinstance(v, str) if k == "verifier" else isinstance(v, (int, float)), (k, v)
+            assert isinstance(v, str) if k in TEXT_KEYS else isinstance(v, (int, float)), (k, v)
         assert 0.0 <= res["score"] <= 1.0
 
 
@@ -234,3 +235,12 @@ def test_a_row_that_cannot_be_scored_gets_no_format_credit():
     for sample in ({"verifier": "no_such_verifier"}, {"verifier": "choice", "verifier_kwargs": 5}):
         res = scorer.score({"response": good_format, "ground_truth": "B", **sample})
         assert res["status"] == "error" and res["error"] == 1 and res["reason"] and res["score"] == 0.0 and res["format"] == 1.0
+
+
+def test_text_keys_carry_category_route_status_and_reason(scorer):
+    """The rollout dumps verl writes keep these strings; ``wethink-verl report`` reads them."""
+    res = extra_info(scorer.score({"response": "<think>x</think><answer>B or C</answer>", "ground_truth": "B", "category": "multiple choice"}))
+    assert (res["category"], res["route"], res["status"]) == ("multiple choice", "category", "hedged")
+    assert res["reason"] and len(res["reason"]) <= 200
+    err = extra_info(scorer.score({"response": 42, "category": "descriptive"}))
+    assert (err["status"], err["route"]) == ("error", "") and "response must be a string" in err["reason"]

@@ -17,8 +17,10 @@ from wethink_verl.verifiers import check_format, extract_answer
 from wethink_verl.verifiers.choice import parse_choices, verify_choice
 from wethink_verl.verifiers.iou import verify_iou
 from wethink_verl.verifiers._costly import too_costly
+from wethink_verl.verifiers._mathtext import final_answer, hedge, is_prose, to_latex
+from wethink_verl.verifiers._units import split_unit
 from wethink_verl.verifiers._numeric import numeric_compare, structured_compare
-from wethink_verl.verifiers.math import canonical, quick_compare
+from wethink_verl.verifiers.math import canonical, quick_compare, verify_math
 from wethink_verl.verifiers.number import verify_number
 from wethink_verl.verifiers.text import verify_text
 from wethink_verl.verifiers.yesno import verify_yesno
@@ -27,7 +29,8 @@ FRAGMENTS = [
     "A or B ", "A, B, ", "(A) ", "A. x ", "A) ", "answer is ", "The answer is (", "选", "答案是", "I'd ", "a ",
     "(1,2)", "(1, 2), ", "[1, 2, 3, 4", "[1,2,3,4],", '{"bbox_2d": [', "{", "[", "}", "]",
     "1,", "1.", "1,000", "-1", "1e", "10^", "\\frac{", "\\frac{1}{2}", "1/2 ", "%", "\\times 10^{",
-    "\\boxed{", "\\", "$", "\\text{", "\\left(", "^{", "x=", "=",
+    "\\boxed{", "\\", "$", "\\text{", "\\left(", "^{", "x=", "=", "1 or ", "is not 3 ", "√", "²", "3 cm ", "\\text{ m}^2",
+    "final answer is ", "\\boxed{1}, ", "0,5",
     "yes no ", "yes or ", "是不是", "是或", "不", "oui ou ", "n/",
     "red, ", "red and ", "、", "or ", " ", "\n", "\t",
 ]  # fmt: skip
@@ -59,6 +62,9 @@ FUNCS = {
     "math_structured": lambda t: structured_compare(canonical(t), "(1,2)"),
     "math_structured_gold": lambda t: structured_compare("(1,2)", canonical(t)),
     "math_costly": lambda t: too_costly(t),
+    "math_cheap": lambda t: verify_math(t, "3", symbolic=False),
+    "math_cheap_gold": lambda t: verify_math("3", t, symbolic=False),
+    "math_text": lambda t: (final_answer(t), hedge(t, "3", denials=True), is_prose(t), to_latex(t + "√²π"), split_unit(t)),
     "route": lambda t: infer_verifier(t),
     "extract": lambda t: extract_answer("<think>x</think><answer>" + t + "</answer>"),
     "format": lambda t: check_format("<think>" + t + "</think><answer>" + t + "</answer>"),

@@ -141,3 +141,89 @@ def test_a_negated_letter_is_not_chosen(answer):
 @pytest.mark.parametrize("answer", ["C, not A", "not A but C", "It is not option B; C", "The answer is not A, it is C"])
 def test_the_chosen_letter_next_to_a_negated_one(answer):
     assert verify_choice(answer, "C").score == 1.0
+
+
+# ---- issue 10: negated option text, several boxes, units in option text, sentence hedges, options --
+
+
+ANIMALS = {"A": "cat", "B": "dog", "C": "cow", "D": "horse"}
+
+
+@pytest.mark.parametrize("answer", ["That is certainly not a horse.", "It isn't a horse.", "There is no horse.",
+                                    "Definitely not the horse", "Anything but a horse"])  # fmt: skip
+def test_negated_option_text_does_not_choose_it(answer):
+    v = verify_choice(answer, "D", choices=ANIMALS)
+    assert v.score == 0.0, v
+
+
+@pytest.mark.parametrize("answer, letter", [("It is a cat, not a horse.", "A"), ("Not a horse but a cow.", "C"),
+                                            ("Neither a horse nor a dog; it is a cow.", "C"), ("No horse here, only a dog.", "B")])  # fmt: skip
+def test_negated_option_text_next_to_the_chosen_one(answer, letter):
+    v = verify_choice(answer, letter, choices=ANIMALS)
+    assert v.score == 1.0 and v.extracted == letter, v
+
+
+@pytest.mark.parametrize("answer", ["Neither A nor D; it is C.", "Not A, not D: C.", "It's neither A nor B, so C"])
+def test_neither_nor_letters_then_the_chosen_one(answer):
+    v = verify_choice(answer, "C")
+    assert v.score == 1.0 and v.extracted == "C", v
+
+
+@pytest.mark.parametrize("answer", ["C, D", "\\boxed{C}\\boxed{D}", "\\boxed{C}, \\boxed{D}", "C, D, C"])
+def test_several_boxed_answers_are_a_hedge(answer):
+    # the contract: several distinct boxes reach the verifier as "C, D"
+    for gold in "CD":
+        v = verify_choice(answer, gold)
+        assert v.score == 0.0 and v.status == "hedged", (gold, v)
+
+
+@pytest.mark.parametrize("answer", ["The answer is A, but B is also possible.", "The answer is A (or possibly B).",
+                                    "Answer: A. Maybe B though.", "I'd pick A, though C could also be right."])  # fmt: skip
+def test_an_answer_phrase_with_alternatives_is_a_hedge(answer):
+    v = verify_choice(answer, "A")
+    assert v.score == 0.0 and v.status == "hedged", v
+
+
+def test_an_answer_phrase_with_a_reason_naming_another_letter_is_not_a_hedge():
+    assert verify_choice("The answer is B because A is too small.", "B").score == 1.0
+
+
+ANGLES = {"A": "30°", "B": "45°", "C": "60°", "D": "90°"}
+
+
+@pytest.mark.parametrize("answer, letter", [("30 degrees", "A"), ("The angle is 60 degrees.", "C"), ("90°", "D"), ("45 deg", "B")])
+def test_option_text_with_the_unit_spelled_out(answer, letter):
+    v = verify_choice(answer, letter, choices=ANGLES)
+    assert v.score == 1.0 and v.extracted == letter, v
+    assert verify_choice(answer, "A" if letter != "A" else "B", choices=ANGLES).score == 0.0
+
+
+def test_option_text_in_another_unit_of_the_same_quantity():
+    lengths = {"A": "2 cm", "B": "20 cm", "C": "2 m"}
+    assert verify_choice("20 mm", "A", choices=lengths).score == 1.0
+    assert verify_choice("200 mm", "B", choices=lengths).score == 1.0
+    assert verify_choice("2 kg", "A", choices=lengths).status == "no_answer"
+
+
+def test_options_are_validated():
+    from wethink_verl.verifiers.registry import validate_options
+
+    with pytest.raises(ValueError, match="choice: unknown option 'choice'.*choices"):
+        verify_choice("B", "B", choice={"A": "x"})
+    with pytest.raises(ValueError, match="option_text"):
+        validate_options("choice", {"option_text": "no"})
+    assert validate_options("choice", {"choices": ANIMALS, "problem": "Q?"}).option_text is True
+    assert verify_choice("horse", "D", choices=ANIMALS, option_text=False).status == "no_answer"
+
+
+@pytest.mark.parametrize("answer, letter", [("I'd say it's a cow rather than a horse.", "C"), ("A dog, not a cat.", "B"),
+                                            ("Options A and C are wrong; B is right.", "B"), ("D is incorrect, so C.", "C")])  # fmt: skip
+def test_options_ruled_out_before_or_after_they_are_named(answer, letter):
+    v = verify_choice(answer, letter, choices=ANIMALS)
+    assert v.score == 1.0 and v.extracted == letter, v
+
+
+@pytest.mark.parametrize("answer", ["Anything but D", "Other than D", "Answer: D. Maybe A though.", "N/A"])
+def test_farm_attempts_found_by_the_farm_benchmark(answer):
+    # bench_reward_hacking.py found these paid 1.0
+    assert verify_choice(answer, "D" if "D" in answer else "A").score == 0.0

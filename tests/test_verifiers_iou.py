@@ -61,8 +61,11 @@ def test_several_boxes_matched_one_to_one():
     assert verify_iou("[0,0,10,10]", gold).score == 0.5  # a missed gold box
     # the same box twice matches one gold box only; the duplicate is a miss
     assert verify_iou("[0,0,10,10] [0,0,10,10]", gold).score == 0.5
-    # extra boxes dilute: they cannot farm reward
-    assert verify_iou("[0,0,10,10] [20,20,30,30] [50,50,60,60] [70,70,80,80]", gold).score == 0.5
+    # more boxes than the gold has are a hedge (default), or dilute the score (extra_boxes="dilute")
+    spray = "[0,0,10,10] [20,20,30,30] [50,50,60,60] [70,70,80,80]"
+    v = verify_iou(spray, gold)
+    assert v.score == 0.0 and v.status == "hedged"
+    assert verify_iou(spray, gold, extra_boxes="dilute").score == 0.5
 
 
 def test_box_spam_scores_zero():
@@ -97,7 +100,7 @@ def test_whole_image_box_cannot_farm_reward():
 def test_non_finite_coordinates_are_degenerate_misses():
     # regression: NaN boxes were dropped/compared with NaN arithmetic; now a degenerate miss
     assert verify_iou("[0, 0, NaN, 5]", "[0, 0, 5, 5]").score == 0.0
-    assert verify_iou("[[0, 0, 5, 5], [NaN, 0, 5, 5]]", "[0, 0, 5, 5]").score == 0.5
+    assert verify_iou("[[0, 0, 5, 5], [NaN, 0, 5, 5]]", "[0, 0, 5, 5]", extra_boxes="dilute").score == 0.5
     assert verify_iou("[0, 0, Infinity, Infinity]", "[0, 0, 5, 5]", iou_threshold=None).score == 0.0
     assert verify_iou("[1e400, 0, 5, 5]", "[0, 0, 5, 5]").score == 0.0
 
@@ -130,3 +133,54 @@ def test_parse_is_capped_and_fast():
     parse_boxes("[" + "1," * 50_000)
     parse_boxes("(1,2)" * 20_000)
     assert time.perf_counter() - t < 1.0
+
+
+# ---- issue 10: options are validated up front -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, name, allowed",
+    [({"iou_threshold": -1}, "iou_threshold", "null or a finite number in (0, 1]"), ({"iou_threshold": 0}, "iou_threshold", "(0, 1]"),
+     ({"iou_threshold": float("nan")}, "iou_threshold", "(0, 1]"), ({"iou_threshold": 1.5}, "iou_threshold", "(0, 1]"),
+     ({"whole_image_ratio": 0}, "whole_image_ratio", "> 0"), ({"max_boxes": 0}, "max_boxes", ">= 1"),
+     ({"max_boxes": 2.5}, "max_boxes", "integer"), ({"iou_treshold": 0.5}, "iou_treshold", "known options")],
+)  # fmt: skip
+def test_bad_options_are_a_clear_error(options, name, allowed):
+    from wethink_verl.verifiers.registry import validate_options
+
+    for call in (lambda: validate_options("iou", options), lambda: verify_iou("[10, 30, 110, 160]", GOLD, **options)):
+        with pytest.raises(ValueError) as e:
+            call()
+        assert name in str(e.value) and allowed in str(e.value), e.value
+
+
+def test_negative_threshold_no_longer_pays_a_far_box():
+    # regression: iou_threshold=-1 paid a box with IoU 0.005
+    with pytest.raises(ValueError):
+        verify_iou("[100, 150, 200, 300]", GOLD, iou_threshold=-1)
+
+
+def test_several_boxes_for_one_object_are_a_hedge():
+    # one right box next to a wrong one: "A or B" for a box. Scored 0.5 before (dilution).
+    for answer in ("[10, 30, 110, 160], [300, 300, 400, 400]", "[300, 300, 400, 400] [10, 30, 110, 160]"):
+        v = verify_iou(answer, GOLD)
+        assert v.score == 0.0 and v.status == "hedged", (answer, v)
+    assert verify_iou("[10, 30, 110, 160], [300, 300, 400, 400]", GOLD, extra_boxes="dilute").score == 0.5
+    with pytest.raises(ValueError, match="extra_boxes='keep' is not allowed: allowed one of hedge, dilute"):
+        verify_iou(GOLD, GOLD, extra_boxes="keep")
+
+
+def test_the_same_box_written_twice_is_one_answer_and_spaces_separate_coordinates():
+    assert verify_iou("[10, 30, 110, 160] [10, 30, 110, 160]", GOLD).score == 1.0
+    assert verify_iou("[10 30 110 160]", GOLD).score == 1.0
+    assert verify_iou("[0.1, 0.2, 0.25, 0.6]", "[0.1, 0.2, 0.4, 0.6]").score == 1.0  # IoU 0.5 up to float noise
+
+
+def test_a_parenthesised_box():
+    assert verify_iou("(10, 30, 110, 160)", GOLD).score == 1.0
+    assert verify_iou("(10,30),(110,160)", GOLD).score == 1.0
+
+
+def test_the_right_box_sprayed_past_the_limit_is_still_a_hedge():
+    v = verify_iou("[10, 30, 110, 160] " * 50, GOLD)
+    assert v.score == 0.0 and v.status == "hedged", v

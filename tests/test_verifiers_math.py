@@ -43,7 +43,9 @@ def test_cheap_path_decides_easy_right_answers_without_the_pool(pool, answer, go
     assert pool.stats.calls == before, "the cheap path must not call a worker"
 
 
-@pytest.mark.parametrize("answer, gold", [("3", "4"), ("0.5", "\\frac{1}{3}"), ("-2", "2"), ("1,001", "1000")])
+@pytest.mark.parametrize(
+    "answer, gold", [("3", "4"), ("0.5", "\\frac{1}{3}"), ("-2", "2"), ("1,001", "1000"), ("1000000001", "1000000000"), ("0.3333", "\\frac{1}{3}")]
+)
 def test_cheap_path_decides_easy_wrong_numbers_without_the_pool(pool, answer, gold):
     before = pool.stats.calls
     v = verify_math(answer, gold)
@@ -334,3 +336,154 @@ def test_fast_paths_never_raise_or_hang(text):
     t = time.perf_counter()
     assert verify_math(text, "1").reason  # whatever Math-Verify makes of it, within the budget
     assert time.perf_counter() - t < bounded.get_pool().timeout + SLACK_S
+
+
+# ---- classes of issue 10: each a false positive (a wrong answer paid) or a miss ---------------------
+
+
+def _score(answer, gold, **options):
+    return verify_math(answer, gold, **options).score
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("1 + \\frac{1}{\\mathrm{e}}", "1 - \\frac{1}{\\mathrm{e}}"), ("1 - \\frac{1}{\\text{e}}", "1 + \\frac{1}{e}"),
+     ("1 + \\frac{1}{\\text{kg}}", "1 - \\frac{1}{\\text{kg}}"), ("2 + \\sqrt{\\text{abc}}", "2"), ("2\\mathrm{i}", "-2i")],
+)  # fmt: skip
+def test_symbolic_false_positive_a_unit_strip_never_hides_a_sign(pool, answer, gold):
+    # Math-Verify strips a trailing \mathrm{…}/\text{…} as a unit, closing brace included: both
+    # sides parsed to the same truncated expression
+    assert _score(answer, gold) == 0.0, verify_math(answer, gold)
+    assert _score("1 - \\frac{1}{\\mathrm{e}}", "1 - \\frac{1}{e}") == 1.0
+
+
+def test_symbolic_false_positive_a_list_is_not_a_thousands_number(pool):
+    assert _score("32, 349", "32349") == 0.0
+    assert _score("1, 000", "1000") == 0.0
+    assert _score("32,349", "32349") == 1.0 and _score("32,\\!349", "32349") == 1.0
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("3√2", "3\\sqrt{2}"), ("3√2", "\\sqrt{18}"), ("π/2", "\\frac{\\pi}{2}"), ("2π", "2\\pi"), ("√2/2", "\\frac{\\sqrt{2}}{2}"),
+     ("x²", "x^2"), ("x²+2x+1", "(x+1)^2"), ("3×4", "12"), ("12÷4", "3"), ("45°", "45"), ("１２", "12"), ("½", "0.5"),
+     ("√(x+1)", "\\sqrt{x+1}"), ("x ≤ 3", "x \\le 3"), ("2·3", "6"), ("−5", "-5"), ("∛8", "2"), ("πr²", "\\pi r^2")],
+)  # fmt: skip
+def test_unicode_math_is_read_as_latex(pool, answer, gold):
+    assert _score(answer, gold) == 1.0, verify_math(answer, gold)
+
+
+@pytest.mark.parametrize("answer, gold", [("3√3", "3\\sqrt{2}"), ("π/3", "\\frac{\\pi}{2}"), ("x³", "x^2"), ("３", "12")])
+def test_unicode_math_wrong_stays_wrong(pool, answer, gold):
+    assert _score(answer, gold) == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer, gold, want",
+    [("\\frac{\\pi}{4}", "45^\\circ", 1.0), ("45°", "\\frac{\\pi}{4}", 1.0), ("45^{\\circ}", "\\frac{\\pi}{4}", 1.0),
+     ("\\frac{\\pi}{3}", "60°", 1.0), ("60 degrees", "\\frac{\\pi}{3}", 1.0), ("\\frac{\\pi}{4}", "30^\\circ", 0.0),
+     ("30°", "\\frac{\\pi}{4}", 0.0), ("\\frac{\\pi}{4}", "45", 0.0)],
+)  # fmt: skip
+def test_angles_degrees_against_radians(pool, answer, gold, want):
+    # a gold without a degree mark is a number, not an angle in degrees
+    assert _score(answer, gold) == want, verify_math(answer, gold)
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("8 m^2", "8"), ("8", "8 \\text{ m}^2"), ("15\\mbox{ cm}^2", "15"), ("12.5\\,\\text{kg}", "12.5"), ("\\frac{1}{3} \\text{meters}", "\\frac{1}{3}"),
+     ("20 mm", "2 cm"), ("2 cm", "20 mm"), ("1.5 km", "1500 m"), ("90 km/h", "25 m/s"), ("2 hours", "120 minutes"),
+     ("10 square units", "10"), ("3 \\text{ kg}", "3000 g"), ("x = 5 cm", "5 cm")],
+)  # fmt: skip
+def test_units_are_dropped_on_one_side_and_converted_on_both(pool, answer, gold):
+    assert _score(answer, gold) == 1.0, verify_math(answer, gold)
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("12.5 g", "12.5 kg"), ("4 m", "4 cm"), ("90 mph", "90 km/h"), ("8 cm", "8 m"), ("5 kg", "5 m"), ("2 s", "2 m"),
+     ("8 m^2", "8 m"), ("It weighs 12.5 g", "12.5 kg"), ("9 m^2", "8")],
+)  # fmt: skip
+def test_units_never_make_a_wrong_answer_right(pool, answer, gold):
+    assert _score(answer, gold) == 0.0, verify_math(answer, gold)
+
+
+LONG = "We compute the area step by step, checking each case carefully. " * 30
+
+
+def test_long_answers_final_answer_found_first_then_capped(pool):
+    assert len(LONG) > 1000
+    assert _score(LONG + "So the area is $\\boxed{42}$.", "42") == 1.0
+    assert _score(LONG + "So the area is $\\boxed{41}$.", "42") == 0.0
+    assert _score(LONG + "Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "0.75") == 1.0
+    v = verify_math(LONG + "\\boxed{" + "x+" * 600 + "1}", "x")
+    assert v.score == 0.0 and "final answer longer than" in v.reason
+    t = time.monotonic()
+    v = verify_math(LONG + "so \\boxed{9^{9^{9^{9}}}}", "1")
+    assert v.status == "timeout" and "not sent to math-verify" in v.reason and time.monotonic() - t < 0.5
+
+
+@pytest.mark.parametrize(
+    "response, gold, want",
+    [("\\boxed{1}, \\boxed{2}", "1, 2", 1.0), ("\\boxed{1}, \\boxed{2}", "\\{1, 2\\}", 1.0), ("\\boxed{2}\\boxed{2}", "2", 1.0),
+     ("\\boxed{1}\\boxed{2}", "2", 0.0), ("\\boxed{1}, \\boxed{2}", "1", 0.0), ("\\boxed{-2} and \\boxed{1}", "1, -2", 1.0)],
+)  # fmt: skip
+def test_several_boxes_are_a_list_when_the_gold_is_one(pool, response, gold, want):
+    from wethink_verl.verifiers import extract_answer
+
+    answer = extract_answer(f"<think>x</think><answer>{response}</answer>").answer
+    assert _score(answer, gold) == want, (answer, verify_math(answer, gold))
+
+
+@pytest.mark.parametrize(
+    "answer, gold, want",
+    [("0,5", "0.5", 1.0), ("0,5", "\\frac{1}{2}", 1.0), ("1000,99", "1000.99", 1.0), ("0.111", "0,111", 1.0), ("1.22", "1,22", 1.0),
+     ("2,5", "2.5", 1.0), ("0,6", "0.5", 0.0), ("1,2", "2", 0.0), ("32,349", "32.349", 0.0), ("1,-2", "-2,1", 1.0)],
+)  # fmt: skip
+def test_decimal_comma_where_unambiguous(pool, answer, gold, want):
+    assert _score(answer, gold) == want, verify_math(answer, gold)
+
+
+def test_function_names_follow_math_verify_strict_rule(pool):
+    assert _score("f(y)", "f(x)") == 0.0  # strict (the default): the variable matters
+    assert _score("f(y)", "f(x)", strict=False) == 1.0
+    assert _score("g(2)", "2g") == 0.0 and _score("x f", "f(x)") == 0.0  # an application, not a product
+    assert _score("x(x+1)", "x^2+x") == 1.0
+
+
+def test_float_rounding_as_math_verify_rounds(pool):
+    assert _score("0.333333", "\\frac{1}{3}") == 1.0
+    assert _score("0.3333", "\\frac{1}{3}") == 0.0
+    assert _score("0.33", "\\frac{1}{3}", float_rounding=2) == 1.0
+    assert _score("(0.6,2.6667]", "(\\frac{3}{5},\\frac{8}{3}]", float_rounding=2) == 1.0
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("x=1 or x=2", "1"), ("x=1 or x=2", "2"), ("1 or 2", "2"), ("1 \\lor 2", "2"), ("1 \\vee 2", "1"), ("either 3 or 4", "4"),
+     ("2 \\text{ or } -2", "2"), ("$1$ or $2$", "2"), ("1, 2", "2"), ("2, 3, 4", "3"), ("x = 1, x = 2", "1"), ("1; 2", "2"),
+     ("The answer is not 3", "3"), ("It isn't 3.", "3"), ("3 or more", "3"), ("\\boxed{}", "1"), (" ", "1"),
+     ("\\pm 2", "2"), ("3 and 4", "4"), ("\\{1,2\\}", "1"), ("(1,2)", "2"), ("It is 3 or 4.", "4")],
+)  # fmt: skip
+def test_nothing_farmable_hedges_lists_denials_empty(pool, answer, gold):
+    v = verify_math(answer, gold)
+    assert v.score == 0.0, v
+    assert v.status in ("hedged", "ok", "no_answer"), v
+
+
+def test_nothing_farmable_box_sprays_through_the_scorer(pool):
+    from wethink_verl.reward import RewardScorer
+
+    scorer = RewardScorer({})
+    for response in ("<think>x</think><answer>\\boxed{1}\\boxed{2}\\boxed{3}</answer>", "<think>x</think> \\boxed{3}, \\boxed{4}",
+                     "<think>x</think><answer>\\boxed{}</answer>", "<think>\\boxed{3}</think><answer>\\boxed{}</answer>"):  # fmt: skip
+        res = scorer.score({"response": response, "ground_truth": "3", "verifier": "math"})
+        assert res["accuracy"] == 0.0, (response, res)
+
+
+def test_hedge_rules_leave_listed_golds_and_stated_answers_alone(pool):
+    assert _score("x=1 or x=2", "x=1 \\text{ or } x=2") == 1.0
+    assert _score("1 or 2", "1, 2") == 1.0
+    assert _score("The answer is 4, not 3", "4") == 1.0
+    assert _score("I think it is 3", "3") == 1.0
+    assert _score("it is not 10 but 12", "12") == 1.0

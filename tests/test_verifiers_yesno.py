@@ -70,3 +70,84 @@ def test_negative_phrases(answer):
 
 def test_not_sure_is_not_no():
     assert verify_yesno("Not sure", "no").status == "no_answer"
+
+
+# ---- issue 10: negative sentences without "no", idioms with "no" that are not a hedge, options ----
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["That isn't the case.", "I do not believe so.", "Nobody is holding it.", "Not one bird is visible.",
+     "I don't think so.", "It is not.", "None of the people are wearing hats.", "There aren't any cars.",
+     "Neither of them is red.", "The cat never leaves the sofa.", "It cannot fly.", "Nothing is on the table."],
+)  # fmt: skip
+def test_negative_sentence_without_the_word_no_is_no(answer):
+    v = verify_yesno(answer, "no")
+    assert v.score == 1.0, v
+    assert verify_yesno(answer, "yes").score == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["Not sure.", "I cannot tell from the image.", "I don't know.", "It's not clear.", "It cannot be determined.",
+     "I'm not certain.", "It is impossible to say.", "There is not enough information."],
+)  # fmt: skip
+def test_uncertainty_is_no_answer_not_no(answer):
+    v = verify_yesno(answer, "no")
+    assert v.score == 0.0 and v.status == "no_answer", v
+
+
+@pytest.mark.parametrize("answer", ["Yes, no question about it.", "Yes, no doubt.", "No doubt about it, yes.", "Yes - no problem at all.",
+                                    "Sure.", "Absolutely.", "Of course.", "Definitely, the light is on."])  # fmt: skip
+def test_yes_with_an_idiom_using_no_is_yes_not_a_hedge(answer):
+    v = verify_yesno(answer, "yes")
+    assert v.score == 1.0, v
+
+
+@pytest.mark.parametrize("answer", ["yes, no", "Yes, no, maybe.", "yes no yes no", "No. Yes."])
+def test_both_answers_up_front_stay_a_hedge(answer):
+    assert verify_yesno(answer, "yes").status == "hedged"
+
+
+def test_options_unknown_is_an_error():
+    with pytest.raises(ValueError, match="yesno: unknown option 'strict'"):
+        verify_yesno("yes", "yes", strict=True)
+
+
+@pytest.mark.parametrize("answer", ["There is a dog in the image.", "A dog is sitting on the grass.", "The image shows a dog.",
+                                    "I see two dogs near the car."])  # fmt: skip
+def test_an_answer_restating_the_question_is_yes(answer):
+    q = "Is there a dog in the image? Please answer yes or no."
+    assert verify_yesno(answer, "yes", problem=q).score == 1.0
+    assert verify_yesno(answer, "no", problem=q).score == 0.0
+    assert verify_yesno(answer, "yes").status == "no_answer"  # without the question it says nothing
+
+
+@pytest.mark.parametrize("answer", ["The dog is brown.", "There is a cat in the image.", "The image is dark."])
+def test_a_statement_that_leaves_out_the_question_is_not_yes(answer):
+    assert verify_yesno(answer, "yes", problem="Is the dog black?").status == "no_answer"
+
+
+@pytest.mark.parametrize("answer", ["It appears so.", "I think so.", "It does.", "There is."])
+def test_short_affirmations(answer):
+    assert verify_yesno(answer, "yes").score == 1.0
+    assert verify_yesno("I don't think so.", "no").score == 1.0
+
+
+def test_the_scorer_passes_the_question():
+    from wethink_verl.reward import RewardScorer
+
+    r = RewardScorer({}).score({"response": "<think>x</think><answer>A dog is on the grass.</answer>", "ground_truth": "yes",
+                                "verifier": "yesno", "problem": "Is there a dog in the image?"})  # fmt: skip
+    assert r["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("answer", ["Not yes.", "not true", "It is not correct.", "That's not right."])
+def test_a_negated_yes_word_is_no(answer):
+    assert verify_yesno(answer, "yes").score == 0.0
+    assert verify_yesno(answer, "no").score == 1.0
+
+
+@pytest.mark.parametrize("answer, polarity", [("Definitely no.", "no"), ("Absolutely not.", "no"), ("Not no.", None), ("Sure, yes.", "yes")])
+def test_intensifiers_and_double_negatives(answer, polarity):
+    assert read_polarity(answer)[0] == polarity

@@ -15,7 +15,7 @@ pytest.importorskip("verl")
 from verl_rows import example_rows, expected  # noqa: E402
 
 from wethink_verl.integrations.verl_batch import compose_verl_config, make_reward_batch  # noqa: E402
-from wethink_verl.reward import RESULT_KEYS  # noqa: E402
+from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
 
 PROBE = (
     "import verl\n"
@@ -99,7 +99,7 @@ def test_manager_run_single_direct(qwen_tokenizer_dir):
 
     outs = asyncio.run(run_all())
     for row, out in zip(rows, outs):
-        assert tuple(out["reward_extra_info"]) == RESULT_KEYS
+        assert tuple(out["reward_extra_info"]) == EXTRA_INFO_KEYS
         assert out["reward_score"] == pytest.approx(expected(row)[2], abs=1e-3), row["id"]
     scores = [o["reward_score"] for o in outs]
     rm = WeThinkRewardManager.assemble_rm_scores(data, scores)
@@ -118,7 +118,7 @@ def test_manager_never_raises_into_the_batch(qwen_tokenizer_dir):
     data.non_tensor_batch["extra_info"][0] = {"verifier_kwargs": 12345, "verifier": "choice"}
     manager = WeThinkRewardManager(config=compose_verl_config([]), tokenizer=tok, compute_score=None)
     out = asyncio.run(manager.run_single(data[0:1]))
-    assert tuple(out["reward_extra_info"]) == RESULT_KEYS
+    assert tuple(out["reward_extra_info"]) == EXTRA_INFO_KEYS
     assert out["reward_extra_info"]["accuracy"] == 0.0
 
 
@@ -130,6 +130,8 @@ def test_doctor_reports_registration_and_a_disabled_plugin():
     checks = {c["name"]: c for c in json.loads(ok.stdout)}
     assert checks["reward-loop registry"]["status"] == "OK"
     assert checks["host framework"]["detail"].startswith("verl 0.9")
+    for name in ("V1 trainer (TaskRunnerV1)", "legacy trainer", "rollout router", "reward-model router"):
+        assert checks[name]["status"] == "OK", checks[name]  # main_ppo's imports resolve here
     off = subprocess.run(
         [sys.executable, "-m", "wethink_verl.cli", "doctor", "--json"],
         capture_output=True, text=True, timeout=300, env=dict(os.environ, VERL_USE_EXTERNAL_PLUGINS="none"),

@@ -15,7 +15,7 @@ from wethink_verl.integrations.verl_batch import (  # noqa: E402
     make_reward_batch,
     score_with_reward_loop,
 )
-from wethink_verl.reward import RESULT_KEYS  # noqa: E402
+from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_wethink_manager_in_real_reward_loop(ray_local, qwen_tokenizer_dir, toke
     rows = example_rows() + [RUNAWAY_ROW]
     data = make_reward_batch(tokenizer, rows)
     out = _score(qwen_tokenizer_dir, ["reward.reward_manager.name=wethink"], data)
-    assert out.meta_info["reward_extra_keys"] == list(RESULT_KEYS)
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     _check(out, data, rows)
     verifiers = set(out.non_tensor_batch["verifier"])
     assert {"choice", "number", "math", "text", "yesno", "iou", "format"} <= verifiers
@@ -88,7 +88,7 @@ def test_compute_score_with_verls_naive_manager(ray_local, qwen_tokenizer_dir, t
         f"reward.custom_reward_function.name={fn_name}",
     ]
     out = _score(qwen_tokenizer_dir, overrides, data)
-    assert set(out.meta_info["reward_extra_keys"]) == set(RESULT_KEYS) | {"acc"}
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     _check(out, data, rows)
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+
+EXIT_BROKEN_PIPE = 141
 
 # name -> module with add_parser(subparsers); a module that fails to import (a missing optional
 # dependency) only disables its own command.
@@ -19,6 +22,7 @@ COMMANDS = {
     "judge": "wethink_verl.judge.cli",
     "doctor": "wethink_verl.integrations.doctor",
     "demo": "wethink_verl.demo.cli",
+    "report": "wethink_verl.report.cli",
     "easyr1-reward-path": "wethink_verl.integrations.easyr1_cli",
 }
 
@@ -50,7 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return int(args.func(args) or 0)
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`wethink-verl doctor --json | head`): no traceback, and none at
+        # exit either (Python flushes stdout again then); 141 = 128 + SIGPIPE, as for a C tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return status
 
 
 if __name__ == "__main__":

@@ -2,15 +2,22 @@
 
 Contract (see README): each input line has ``response`` and usually ``answer``; optional
 ``verifier``, ``verifier_kwargs``, ``category``, ``reward``, ``problem``, ``image``. Each output
-line is the input plus ``score``, ``accuracy``, ``format``, ``verifier``, ``reason`` and
-``error`` (null, or why the line could not be scored). A bad line never stops the run.
+line is the input plus ``score``, ``accuracy``, ``format``, ``verifier``, ``reason``, ``error``
+(null, or why the line could not be scored) and ``warning`` (null, or e.g. "no 'answer' field").
+A bad line never stops the run, and encoding its output is part of its isolation; every input
+line is counted (blank ones as skipped). The config, the input and the output are checked before
+scoring. Exit status: 0; 1 with ``--strict`` and an error; 2 a mistake found before scoring;
+130 / 143 on SIGINT / SIGTERM (the previous output kept, no ``.partial`` left).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
+import os
+import signal
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -20,30 +27,94 @@ from .reward.compose import failure_reason
 from .table import format_table
 
 CHUNK = 512
+EXIT_USAGE = 2  # a usage, config, input or output mistake, found before any scoring
+JSON_BLANK = b" \t\r\n"  # JSON's whitespace: a line of only these is blank (U+2028 is not)
+# str.splitlines() also breaks at these, which json.dumps(ensure_ascii=False) leaves raw
+LINE_BREAKERS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+GROUND_TRUTH_FIELDS = ("answer", "ground_truth")
+# what a ground-truth field is often called elsewhere: named in the warning when a line has one
+GROUND_TRUTH_LOOKALIKES = ("gt", "solution", "answers", "label", "labels", "target", "gold", "reference",
+                           "expected", "correct_answer", "ground truth", "groundtruth", "gt_answer")  # fmt: skip
+
+
+class UsageError(Exception):
+    """A mistake found before scoring: one line on stderr, exit status 2."""
+
+
+class Interrupted(BaseException):
+    """SIGINT / SIGTERM: clean up, exit 128 + the signal number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.status = 128 + signum
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
 
 
 class _BadLine(str):
     """A line that could not even be decoded; its text is the reason."""
 
 
-def _read_lines(path: str) -> Iterator[tuple[int, str]]:
-    # bytes, decoded line by line: one undecodable line must not stop the run
-    stream = sys.stdin.buffer if path == "-" else open(path, "rb")
+class _BlankLine(str):
+    pass
+
+
+def _read_lines(stream) -> Iterator[tuple[int, str]]:
+    """Every line, numbered: bytes decoded line by line (one undecodable line must not stop the run)."""
+    for lineno, raw in enumerate(stream, 1):
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip(JSON_BLANK):
+            yield lineno, _BlankLine()
+            continue
+        try:
+            yield lineno, raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield lineno, _BadLine(f"invalid UTF-8: {e}")
+
+
+def encode_line(record: Any) -> bytes:
+    """One JSON line, UTF-8, that every reader sees as one line (U+2028/U+2029/U+0085 escaped);
+    raises UnicodeEncodeError for text that is no valid Unicode (a lone surrogate)."""
+    text = json.dumps(record, ensure_ascii=False)
+    for char, escape in LINE_BREAKERS.items():
+        if char in text:
+            text = text.replace(char, escape)
+    return text.encode("utf-8") + b"\n"
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
+
+
+def _lone_surrogate(line: str, record: Any) -> str | None:
+    """Why ``record`` is no valid Unicode (a JSON escape such as \\ud800 without its pair), or None."""
+    if "\\u" not in line:
+        return None
     try:
-        for lineno, raw in enumerate(stream, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield lineno, _BadLine(f"invalid UTF-8: {e}")
-                continue
-            if line.strip():
-                yield lineno, line
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"invalid Unicode: a lone surrogate U+{ord(e.object[e.start]):04X} (a \\u escape without its pair)"
+    return None
 
 
-def _to_sample(record: Any, answer_only_flag: bool) -> dict:
+def _missing_answer_warning(record: dict) -> str:
+    others = [k for k in record if k in GROUND_TRUTH_LOOKALIKES or difflib.get_close_matches(k, GROUND_TRUTH_FIELDS, n=1, cutoff=0.75)]
+    has = f"; it has {', '.join(repr(k) for k in others)}: did you mean 'answer'?" if others else ""
+    why = "is null" if any(k in record for k in GROUND_TRUTH_FIELDS) else "field"
+    return f"no 'answer' {why}: scored as a format-only check{has}"
+
+
+def _to_sample(record: Any, answer_only_flag: bool) -> tuple[dict, str | None]:
+    """(the scorer's sample, a warning or None); raises ValueError for a line that cannot be scored."""
     if not isinstance(record, dict):
         raise ValueError(f"line is a JSON {type(record).__name__}, not an object")
     if "response" not in record:
@@ -58,9 +129,11 @@ def _to_sample(record: Any, answer_only_flag: bool) -> dict:
     sample["verifier_kwargs"] = kwargs
     if answer_only_flag:
         sample["answer_only"] = True
+    warning = None
     if sample["ground_truth"] is None and not sample.get("verifier"):
         sample["verifier"] = "format"  # no ground truth: a format-only check
-    return sample
+        warning = _missing_answer_warning(record)
+    return sample, warning
 
 
 def _summary(rows: list[tuple[str, str, dict]]) -> str:
@@ -92,83 +165,117 @@ def _summary(rows: list[tuple[str, str, dict]]) -> str:
     return format_table(headers, table_rows, title="Scores by verifier and category")
 
 
-async def _score_file(args, scorer) -> tuple[int, list[tuple[str, str, dict]]]:
+class _Run:
+    """What one run counts: every input line ends up in exactly one of these."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str, dict]] = []  # (verifier, category, result) per written line
+        self.errors = 0
+        self.blank: list[int] = []
+        self.no_answer: list[int] = []
+        self.first_warning = ""
+
+    @property
+    def lines(self) -> int:
+        return len(self.rows) + len(self.blank)
+
+
+def _error_result(lineno: int, why: str) -> dict:
+    return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": f"line {lineno}: {why}", "error": 1}
+
+
+def _output_line(base: Any, res: dict, warning: str | None) -> dict:
+    merged = dict(base)
+    merged.update(score=res["score"], accuracy=res["accuracy"], format=res["format"], verifier=res["verifier"],
+                  reason=res.get("reason"), error=failure_reason(res), warning=warning)  # fmt: skip
+    return merged
+
+
+async def _score_file(args, scorer, instream, out) -> _Run:
     from tqdm import tqdm
 
-    rows: list[tuple[str, str, dict]] = []
-    errors = 0
-    out_path = Path(args.output) if args.output != "-" else None
-    tmp = out_path.with_name(out_path.name + ".partial") if out_path else None
-    out = open(tmp, "w", encoding="utf-8") if tmp else sys.stdout
+    run = _Run()
     bar = tqdm(desc="scoring", unit="resp", file=sys.stderr, disable=args.quiet)
-    try:
-        batch: list[tuple[int, Any, dict | None, str | None]] = []
+    batch: list[tuple[int, Any, dict | None, str | None, str | None]] = []  # (line, record, sample, error, warning)
 
-        async def flush():
-            nonlocal errors
-            todo = [(i, s) for i, (_, _, s, _) in enumerate(batch) if s is not None]
-            results = await scorer.ascore_many([s for _, s in todo], concurrency=max(1, args.concurrency))
-            by_index = dict(zip((i for i, _ in todo), results))
-            for i, (lineno, record, sample, parse_error) in enumerate(batch):
-                base = record if isinstance(record, dict) else {"line": lineno, "input": record}
-                if parse_error is not None:
-                    res = {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": f"line {lineno}: {parse_error}", "error": 1}
-                else:
-                    res = by_index[i]
-                error = failure_reason(res)
-                if error:
-                    errors += 1
-                merged = dict(base)
-                merged.update(
-                    score=res["score"], accuracy=res["accuracy"], format=res["format"], verifier=res["verifier"],
-                    reason=res.get("reason"), error=error,
-                )  # fmt: skip
-                out.write(json.dumps(merged, ensure_ascii=False) + "\n")
-                category = str(base.get("category") or "-") if isinstance(base, dict) else "-"
-                rows.append((res["verifier"], category, res))
-            bar.update(len(batch))
-            batch.clear()
-
-        for lineno, line in _read_lines(args.input):
-            if isinstance(line, _BadLine):
-                batch.append((lineno, None, None, str(line)))
-                if len(batch) >= CHUNK:
-                    await flush()
-                continue
+    async def flush():
+        todo = [(i, item[2]) for i, item in enumerate(batch) if item[2] is not None]
+        results = await scorer.ascore_many([s for _, s in todo], concurrency=args.concurrency)
+        by_index = dict(zip((i for i, _ in todo), results))
+        for i, (lineno, record, _sample, parse_error, warning) in enumerate(batch):
+            base = record if isinstance(record, dict) else {"line": lineno, "input": record}
+            res = _error_result(lineno, parse_error) if parse_error is not None else by_index[i]
             try:
-                record = json.loads(line)
-            except ValueError as e:
-                batch.append((lineno, line.rstrip("\n")[:200], None, f"invalid JSON: {e}"))
-            else:
-                try:
-                    batch.append((lineno, record, _to_sample(record, args.answer_only), None))
-                except ValueError as e:
-                    batch.append((lineno, record, None, str(e)))
+                data = encode_line(_output_line(base, res, warning))
+            except UnicodeEncodeError as e:  # encoding is part of the line's isolation
+                base, res = _without_surrogates(base), _error_result(lineno, f"output not encodable as UTF-8: {e.reason}")
+                data = encode_line(_output_line(base, res, warning))
+            out.write(data)
+            if failure_reason(res):
+                run.errors += 1
+            if warning:
+                run.no_answer.append(lineno)
+                run.first_warning = run.first_warning or f"line {lineno}: {warning}"
+            category = str(base.get("category") or "-")
+            run.rows.append((res["verifier"], category, res))
+        bar.update(len(batch))
+        batch.clear()
+
+    try:
+        for lineno, line in _read_lines(instream):
+            if isinstance(line, _BlankLine):
+                run.blank.append(lineno)
+                continue
+            batch.append(_parse_line(lineno, line, args.answer_only))
             if len(batch) >= CHUNK:
                 await flush()
         if batch:
             await flush()
-    except BaseException:
-        if tmp is not None:  # interrupted: keep the previous output, leave no partial file behind
-            tmp.unlink(missing_ok=True)
-        raise
     finally:
         bar.close()
-        if out is not sys.stdout:
-            out.close()
-    if tmp is not None:
-        tmp.replace(out_path)  # complete output only: a crash leaves no half-written file
-    return errors, rows
+    return run
+
+
+def _parse_line(lineno: int, line: str, answer_only_flag: bool) -> tuple[int, Any, dict | None, str | None, str | None]:
+    if isinstance(line, _BadLine):
+        return lineno, None, None, str(line), None
+    try:
+        record = json.loads(line)
+    except ValueError as e:
+        return lineno, line.rstrip("\r\n")[:200], None, f"invalid JSON: {e}", None
+    why = _lone_surrogate(line, record)
+    if why:
+        return lineno, _without_surrogates(record), None, why, None
+    try:
+        sample, warning = _to_sample(record, answer_only_flag)
+    except ValueError as e:
+        return lineno, record, None, str(e), None
+    return lineno, record, sample, None, warning
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score", help="score a JSONL file of responses with the training reward")
+    p = sub.add_parser(
+        "score", help="score a JSONL file of responses with the training reward",
+        description="Score a JSONL file of responses with the training reward. Exit status: 0 done; 1 with --strict "
+        "when a line has an error; 2 a usage, config, input or output mistake (nothing scored); 130 / 143 "
+        "interrupted by SIGINT / SIGTERM (the previous output is kept).",
+    )  # fmt: skip
     p.add_argument("--input", required=True, help="JSONL file (or - for stdin)")
     p.add_argument("--output", required=True, help="JSONL file (or - for stdout)")
     p.add_argument("--answer-only", action="store_true", help="responses are already answers: no <answer> block, no format term")
     p.add_argument("--workers", type=int, default=2, help="bounded verifier worker processes (math-verify)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per bounded verifier call (default 2)")
-    p.add_argument("--concurrency", type=int, default=64, help="samples in flight")
+    p.add_argument("--concurrency", type=_positive_int, default=64, help="samples in flight")
     p.add_argument("--config", help="YAML/JSON file of reward config overrides")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. format_weight=0.5")
     p.add_argument("--strict", action="store_true", help="exit 1 when any line has an error")
@@ -205,10 +312,17 @@ def parse_overrides(items: list[str]) -> dict:
     out: dict = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise UsageError(f"--set {item!r}: the value is not valid YAML ({_first_line(e)})") from None
     return out
+
+
+def _first_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
 
 
 def load_config_file(path: str | None) -> dict:
@@ -216,9 +330,21 @@ def load_config_file(path: str | None) -> dict:
         return {}
     import yaml
 
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    where = Path(path)
+    if where.is_dir():
+        raise UsageError(f"--config {path} is a directory, not a YAML/JSON file")
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--config {path}: cannot read it ({_first_line(e)})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise UsageError(f"--config {path} is not valid YAML: {_first_line(e)}") from None
     if not isinstance(data, dict):
-        raise SystemExit(f"{path}: a reward config must be a mapping")
+        raise UsageError(f"--config {path}: a reward config must be a mapping, not a {type(data).__name__}")
     return data
 
 
@@ -230,48 +356,130 @@ def build_scorer_config(args: argparse.Namespace) -> dict:
         overrides["bounded"]["timeout_s"] = args.timeout
     cfg = deep_merge(load_config_file(args.config), overrides)
     cfg = deep_merge(cfg, _judge_overrides(args))
-    return deep_merge(cfg, parse_overrides(args.set))
+    try:
+        return deep_merge(cfg, parse_overrides(args.set))
+    except ValueError as e:  # a dotted key through a non-mapping value
+        raise UsageError(str(e)) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from .reward import RewardScorer
+def _check_paths(args: argparse.Namespace) -> None:
+    """Input readable, output writable: checked before anything is scored."""
+    if args.input != "-":
+        where = Path(args.input)
+        if where.is_dir():
+            raise UsageError(f"--input {args.input} is a directory, not a JSONL file")
+        if not where.exists():
+            raise UsageError(f"input file not found: {args.input}")
+        if not os.access(where, os.R_OK):
+            raise UsageError(f"--input {args.input} is not readable")
+    if args.output != "-":
+        out = Path(args.output)
+        if out.is_dir():
+            raise UsageError(f"--output {args.output} is a directory: name a file")
+        parent = out.parent
+        if not parent.is_dir():
+            raise UsageError(f"--output {args.output}: the folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"--output {args.output}: the folder {parent} is not writable")
 
+
+def _report(args, scorer, judge, run: _Run) -> None:
+    from .reward.config import describe_reward_range
+
+    to = sys.stderr if args.output == "-" else sys.stdout  # stdout may be the JSONL output
+    print(_summary(run.rows), file=to)
+    if judge is not None:
+        js = judge.stats_dict()
+        failed = ", ".join(f"{k} {v}" for k, v in js["failed_by_kind"].items()) or "none"
+        print(f"judge ({js['endpoint']}): {js['requests']} items, {js['calls']} requests, dedupe hits {js['dedupe_hit_rate']:.0%}, "
+              f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config['judge']['fallback']})", file=to)  # fmt: skip
+    stats = scorer.stats.as_dict()
+    if stats["unmapped_values"]:
+        print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()), file=to)
+    print(describe_reward_range(scorer.config), file=to)
+    blank = f", {len(run.blank)} blank (skipped)" if run.blank else ""
+    print(f"{run.lines} lines read: {len(run.rows)} scored, {run.errors} with errors{blank}"
+          + (f" -> {args.output}" if args.output != "-" else ""), file=to)  # fmt: skip
+    if run.no_answer:
+        print(f"warning: {len(run.no_answer)} of {len(run.rows)} lines have no 'answer' field and were scored as "
+              f"format-only checks (each such output line has a 'warning'); first: {run.first_warning}", file=sys.stderr)  # fmt: skip
+
+
+def _prepare(args: argparse.Namespace):
+    """(config, judge): everything checked before scoring starts."""
     from .judge import build_judge
     from .reward.config import build_config
 
-    if args.input != "-" and not Path(args.input).is_file():
-        print(f"wethink-verl score: input file not found: {args.input}", file=sys.stderr)
-        return 2
+    _check_paths(args)
     cfg = build_scorer_config(args)
     try:
-        judge = build_judge(build_config(cfg)["judge"])
+        full = build_config(cfg)
+        return cfg, build_judge(full["judge"])
     except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"judge: {e}")
-    scorer = RewardScorer(cfg, judge=judge)
+        raise UsageError(str(e)) from None
+
+
+def _score_to(args, scorer, judge) -> _Run:
+    """Score into OUT.partial (renamed to OUT when complete) or stdout; interrupted: no partial left."""
+    out_path = Path(args.output) if args.output != "-" else None
+    tmp = out_path.with_name(out_path.name + ".partial") if out_path else None
+    instream = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
+    try:
+        out = open(tmp, "wb") if tmp else sys.stdout.buffer
+    except OSError as e:
+        instream.close()
+        raise UsageError(f"--output {args.output}: cannot write {tmp} ({_first_line(e)})") from None
 
     async def score_all():
         try:
-            return await _score_file(args, scorer)
+            return await _score_file(args, scorer, instream, out)
         finally:
             if judge is not None:
                 await judge.aclose()
 
     try:
-        errors, rows = asyncio.run(score_all())
+        run = asyncio.run(score_all())
+    except BaseException:
+        if tmp is not None:  # keep the previous output, leave no partial file behind
+            out.close()
+            tmp.unlink(missing_ok=True)
+        raise
     finally:
+        if instream is not sys.stdin.buffer:
+            instream.close()
         if judge is not None:
             judge.close()
-    print(_summary(rows), file=sys.stderr if args.output == "-" else sys.stdout)
-    if judge is not None:
-        js = judge.stats_dict()
-        failed = ", ".join(f"{k} {v}" for k, v in js["failed_by_kind"].items()) or "none"
-        print(f"judge ({js['endpoint']}): {js['requests']} items, {js['calls']} requests, dedupe hits {js['dedupe_hit_rate']:.0%}, "
-              f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config['judge']['fallback']})",
-              file=sys.stderr if args.output == "-" else sys.stdout)  # fmt: skip
-    stats = scorer.stats.as_dict()
-    if stats["unmapped_values"]:
-        print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()),
-              file=sys.stderr if args.output == "-" else sys.stdout)  # stdout may be the JSONL output
-    print(f"{len(rows)} lines scored, {errors} with errors" + (f" -> {args.output}" if args.output != "-" else ""),
-          file=sys.stderr if args.output == "-" else sys.stdout)
-    return 1 if (args.strict and errors) else 0
+    if tmp is not None:
+        out.close()
+        tmp.replace(out_path)  # complete output only
+    else:
+        out.flush()
+    return run
+
+
+def run(args: argparse.Namespace) -> int:
+    from .reward import RewardScorer
+
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            cfg, judge = _prepare(args)
+        except UsageError as e:
+            print(f"wethink-verl score: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            scorer = RewardScorer(cfg, judge=judge)
+        except ValueError as e:  # a bad option value: named with its allowed range, no traceback
+            raise UsageError(f"bad reward config: {e}") from None
+        run_ = _score_to(args, scorer, judge)
+        _report(args, scorer, judge, run_)
+        return 1 if (args.strict and run_.errors) else 0
+    except UsageError as e:
+        print(f"wethink-verl score: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as e:
+        print(f"wethink-verl score: interrupted ({e}); the previous output is kept, no partial file left", file=sys.stderr)
+        return e.status
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -12,11 +12,12 @@ GPUS=${GPUS_PER_NODE:-8}
 REWARD_FN=$(wethink-verl easyr1-reward-path --with-function)
 
 JUDGE_ARGS=()
+# JUDGE_MODEL unset: the client asks the endpoint (GET /v1/models) for the served model
 if [[ -n "${JUDGE_URL:-}" ]]; then       # e.g. https://api.deepseek.com with JUDGE_MODEL=deepseek-chat
   JUDGE_ARGS+=(worker.reward.reward_function_kwargs.judge.enable=true
                worker.reward.reward_function_kwargs.judge.backend=http
                worker.reward.reward_function_kwargs.judge.url="$JUDGE_URL"
-               worker.reward.reward_function_kwargs.judge.model="${JUDGE_MODEL:-judge}"
+               ${JUDGE_MODEL:+worker.reward.reward_function_kwargs.judge.model="$JUDGE_MODEL"}
                worker.reward.reward_function_kwargs.judge.api_key_env="${JUDGE_API_KEY_ENV:-JUDGE_API_KEY}")
 fi
 

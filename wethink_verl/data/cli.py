@@ -3,8 +3,9 @@
     wethink-verl prepare --input FILE.json|.jsonl --image-root DIR --output-dir OUT \\
         --format verl|easyr1|sft [--val-size N] [--seed S] [--embed-images] [--skip-bad] [--force] [--limit N]
 
-Exit status: 0 done; 1 a bad row (named) or an unreadable input; 2 usage errors and refused
-overwrites; 130 interrupted (nothing is left behind).
+Exit status: 0 done; 1 a bad row (named), an unreadable input or a failed write; 2 usage errors
+(an --output-dir that is a file included) and refused overwrites; 130 interrupted (nothing is
+left behind).
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="decode every image (catches truncated files), read only its header (size), or only check it exists",
     )
     p.add_argument(
+        "--allow-images-outside-root",
+        action="store_true",
+        help="let image_path resolve outside --image-root (absolute paths, '..', symlinks); by default such a row is bad",
+    )
+    p.add_argument(
         "--on-unknown",
         choices=("keep", "reject"),
         default="keep",
@@ -93,12 +99,14 @@ def _on_sigterm(signum, frame):
 def run(args: argparse.Namespace) -> int:
     from .prepare import InputError, OutputExistsError, PrepareConfig, prepare
     from .schema import BadRowError
+    from .workers import WorkerDied
 
     cfg = PrepareConfig(
         input=args.input, image_root=args.image_root, output_dir=args.output_dir, format=args.format,
         val_size=args.val_size, seed=args.seed, embed_images=args.embed_images, skip_bad=args.skip_bad,
         force=args.force, limit=args.limit, system_prompt=args.system_prompt, data_source=args.data_source,
         image_paths=args.image_paths, image_check=args.image_check, on_unknown=args.on_unknown,
+        allow_images_outside_root=args.allow_images_outside_root,
         sft_target=args.sft_target, workers=args.workers, progress=not args.no_progress,
     )  # fmt: skip
     previous = signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
@@ -116,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except (WorkerDied, OSError) as e:  # a worker killed from outside, a full disk, a permission
+        print(f"error: {e} (nothing was written)", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(result.summary)

@@ -22,6 +22,8 @@ Options under ``data.wethink`` (all optional; unknown keys are an error, to catc
   and non-image files, not truncated ones) | ``exists`` | ``decode`` (every image decoded at
   start, as ``prepare`` does: slow on 120K real images, so validate once with ``prepare`` instead)
 - ``on_unknown``: ``keep`` (default) | ``reject`` a category/reward the reward router does not map
+- ``allow_images_outside_root``: let ``image_path`` resolve outside ``image_root`` (absolute paths,
+  ``..``, symlinks); by default such a row is bad (``image outside the image root``)
 - ``min_pixels`` / ``max_pixels``: put on every image item, so ``qwen_vl_utils`` resizes within
   them in the length filter and in the AgentLoop (also read from ``data.min_pixels`` /
   ``data.max_pixels``, EasyR1's names)
@@ -55,6 +57,7 @@ WETHINK_DEFAULTS: dict[str, Any] = {
     "skip_bad": False,
     "image_check": "header",
     "on_unknown": "keep",
+    "allow_images_outside_root": False,
     "min_pixels": None,
     "max_pixels": None,
     "workers": 1,
@@ -99,6 +102,7 @@ class WeThinkDataset(RLHFDataset):
             image_paths="absolute",
             image_check=self.wethink["image_check"],
             on_unknown=self.wethink["on_unknown"],
+            allow_outside_root=bool(self.wethink["allow_images_outside_root"]),
         )
 
     def _read_wethink(self, local_file: str, original_file: str) -> datasets.Dataset:

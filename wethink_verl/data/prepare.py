@@ -5,10 +5,12 @@ small incremental reader), cleaned and checked (``schema.RowBuilder``), and writ
 (parquet row groups, JSON lines). Memory does not grow with the number of rows: only counters and
 the set of validation indices are kept.
 
-Outputs are written into a hidden staging directory inside the output directory and renamed into
-place only after the last row, summary last; an error, Ctrl-C or SIGTERM removes the staging
-directory, and a staging directory left by a killed run is removed by the next run. Existing
-outputs are never replaced without ``force``; the input file is only ever opened for reading.
+Outputs are written into a hidden staging directory inside the output directory and published
+as one set after the last row (``publish.py``: one link switched by one rename, so a reader sees
+the previous set or the new one, never a mix); an error, Ctrl-C or SIGTERM removes the staging
+directory, and what a killed run left is removed by the next run. Existing outputs are never
+replaced without ``force``; the input file is only ever opened for reading; images are read only
+inside the image root unless ``allow_images_outside_root``.
 
 No verl, torch or Ray imports here (see ``dataset.py`` for the verl side).
 """
@@ -21,11 +23,11 @@ import random
 import shutil
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 from importlib.resources import files as package_files
 from typing import Any, Iterator
 
+from . import publish
 from .schema import (
     BadRowError,
     CleanRow,
@@ -45,10 +47,8 @@ OUTPUT_NAMES = {
     "easyr1": ("train.jsonl", "val.jsonl", "wethink_format.jinja"),
     "sft": ("train.json", "val.json", "dataset_info.json"),
 }
-SUMMARY_NAMES = ("prepare_summary.json", "prepare_summary.txt")  # the .txt is renamed last: it marks a complete run
+SUMMARY_NAMES = ("prepare_summary.json", "prepare_summary.txt")
 DEFAULT_SYSTEM_PROMPT = {"verl": "system", "easyr1": "user", "sft": "system"}
-STAGING_PREFIX = ".wethink-prepare-"
-STAGING_SUFFIX = ".tmp"
 READ_CHUNK = 1 << 20
 MAX_ARRAY_ELEMENT = 64 << 20  # a JSON array element larger than this is treated as malformed
 AUTO_WORKERS_MIN_ROWS = 2000  # below this, starting worker processes costs more than it saves
@@ -208,37 +208,38 @@ def _work(batch: list[RawRow]) -> list[CleanRow | BadRowError]:
     return [_build_one(_WORKER_BUILDER, raw) for raw in batch]
 
 
+def _batches(raws: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:
+    batch: list[RawRow] = []
+    for raw in raws:
+        batch.append(raw)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def build_rows(
     raws: Iterator[RawRow], opts: RowOptions, source: str | None = None, workers: int = 1, batch_size: int = 128
 ) -> Iterator[CleanRow | BadRowError]:
     """Clean rows in input order. ``workers > 1`` checks images in that many spawned processes
-    (spawn, not fork: safe after torch ran) with a bounded number of batches in flight."""
+    (``workers.OrderedPool``: two batches in flight per worker; stopped within a bound on any exit)."""
     if workers <= 1:
         builder = RowBuilder(opts, source)
         for raw in raws:
             yield _build_one(builder, raw)
         return
 
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from .workers import OrderedPool
 
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(opts, source))
-    pending: deque = deque()
+    pool = OrderedPool(workers, _work, _init_worker, (opts, source))
+    finished = False
     try:
-        batch: list[RawRow] = []
-        for raw in raws:
-            batch.append(raw)
-            if len(batch) >= batch_size:
-                pending.append(pool.submit(_work, batch))
-                batch = []
-                while len(pending) >= 2 * workers:
-                    yield from pending.popleft().result()
-        if batch:
-            pending.append(pool.submit(_work, batch))
-        while pending:
-            yield from pending.popleft().result()
+        for results in pool.map(_batches(raws, batch_size)):
+            yield from results
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close(graceful=finished)
 
 
 # ---- writers ------------------------------------------------------------------------------------
@@ -343,6 +344,7 @@ class PrepareConfig:
     data_source: str = "wethink"
     image_paths: str = "absolute"
     image_check: str = "decode"
+    allow_images_outside_root: bool = False  # image paths may resolve outside image_root
     on_unknown: str = "keep"
     sft_target: str = "think-answer"
     workers: int = 1  # processes checking images; 0: auto (in process below AUTO_WORKERS_MIN_ROWS rows)
@@ -359,24 +361,6 @@ class PrepareResult:
     @property
     def rows_per_second(self) -> float:
         return self.stats.rows_in / self.seconds if self.seconds > 0 else 0.0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_staging(out_dir: str) -> None:
-    for name in os.listdir(out_dir):
-        if name.startswith(STAGING_PREFIX) and name.endswith(STAGING_SUFFIX):
-            pid = name[len(STAGING_PREFIX) : -len(STAGING_SUFFIX)].split("-")[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
 
 
 def _val_indices(total: int, val_size: float, seed: int) -> set[int]:
@@ -416,6 +400,7 @@ def row_options(cfg: PrepareConfig) -> RowOptions:
         image_paths=cfg.image_paths,
         image_check=cfg.image_check,
         embed_images=cfg.embed_images,
+        allow_outside_root=cfg.allow_images_outside_root,
         on_unknown=cfg.on_unknown,
         need_cot=cfg.format == "sft",
         sft_target=cfg.sft_target,
@@ -447,9 +432,11 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     row_opts = replace(opts, system_prompt="none") if cfg.format == "easyr1" else opts
 
     out_dir = os.path.abspath(cfg.output_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputExistsError(f"--output-dir {cfg.output_dir} is a file, not a directory")
     created_out_dir = not os.path.exists(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    _remove_stale_staging(out_dir)
+    publish.remove_leftovers(out_dir)
 
     train_name, val_name, *extra_names = OUTPUT_NAMES[cfg.format]
     input_real = os.path.realpath(cfg.input)
@@ -457,7 +444,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     for name in all_names:
         if os.path.realpath(os.path.join(out_dir, name)) == input_real:
             raise OutputExistsError(f"{os.path.join(out_dir, name)} is the input file: choose another --output-dir")
-    existing = [n for n in all_names if os.path.exists(os.path.join(out_dir, n))]
+    existing = publish.existing_outputs(out_dir, all_names)
     if existing and not cfg.force:
         raise OutputExistsError(f"{out_dir} already has {', '.join(existing)}: pass --force to overwrite")
 
@@ -468,8 +455,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         workers = 1 if total < AUTO_WORKERS_MIN_ROWS else min(8, os.cpu_count() or 1)
     names = [train_name] + ([val_name] if val else []) + extra_names
 
-    staging = os.path.join(out_dir, f"{STAGING_PREFIX}{os.getpid()}-{random.getrandbits(32):08x}{STAGING_SUFFIX}")
-    os.makedirs(staging)
+    staging = publish.new_staging(out_dir)
     stats = Stats()
     writers: dict[str, Any] = {}
     try:
@@ -528,13 +514,9 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         with open(os.path.join(staging, "prepare_summary.txt"), "w", encoding="utf-8") as f:
             f.write(result.summary + "\n")
 
-        # publish: data first, the summary text last; stale outputs of an earlier run go away
-        for name in all_names:
-            if name not in names and name not in SUMMARY_NAMES and os.path.exists(os.path.join(out_dir, name)):
-                os.remove(os.path.join(out_dir, name))
-        for name in names + list(SUMMARY_NAMES):
-            os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
-        os.rmdir(staging)
+        warning = publish.publish(out_dir, staging, names + list(SUMMARY_NAMES), [n for n in all_names if n not in names and n not in SUMMARY_NAMES])
+        if warning:
+            result.summary += f"\n\nwarning: {warning}"
         return result
     except BaseException:
         for w in writers.values():

@@ -29,6 +29,7 @@ one of the :class:`Reason` strings; ``--skip-bad`` counts these instead.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections import Counter
@@ -64,13 +65,14 @@ class Reason:
     MISSING_IMAGE_PATH = "missing image_path"
     MISSING_IMAGE = "missing image"
     CORRUPT_IMAGE = "corrupt image"
+    OUTSIDE_IMAGE_ROOT = "image outside the image root"
     UNKNOWN_CATEGORY = "unknown category"
     UNKNOWN_REWARD = "unknown reward"
     EMPTY_COT = "empty refined_cot"
 
     ALL = (
         INVALID_JSON, NOT_AN_OBJECT, EMPTY_PROBLEM, MISSING_ANSWER, EMPTY_ANSWER, INVALID_ANSWER,
-        MISSING_IMAGE_PATH, MISSING_IMAGE, CORRUPT_IMAGE, UNKNOWN_CATEGORY, UNKNOWN_REWARD, EMPTY_COT,
+        MISSING_IMAGE_PATH, MISSING_IMAGE, CORRUPT_IMAGE, OUTSIDE_IMAGE_ROOT, UNKNOWN_CATEGORY, UNKNOWN_REWARD, EMPTY_COT,
     )  # fmt: skip
 
 
@@ -153,7 +155,8 @@ class RowOptions:
     data_source: str = "wethink"
     image_paths: str = "absolute"  # absolute | relative (as in the record)
     image_check: str = "decode"  # decode | header | exists
-    embed_images: bool = False
+    embed_images: bool = False  # image bytes in the row (only files that decode as images)
+    allow_outside_root: bool = False  # image paths may resolve outside image_root (symlinks included)
     on_unknown: str = "keep"  # keep | reject: a category/reward value the reward router does not map
     need_cot: bool = False  # sft: the CoT is the target
     sft_target: str = "think-answer"  # think-answer | cot
@@ -186,52 +189,95 @@ class ImageProblem(Exception):
 
 class ImageChecker:
     """Resolves an ``image_path`` against the image root and checks it (results cached: rows of
-    the release share images)."""
+    the release share images). By default a path must stay inside the root once resolved —
+    ``..``, absolute paths, ``~`` and symlinks included — so a crafted record cannot make
+    ``prepare`` read (and ``--embed-images`` copy) any other file; ``allow_outside_root`` lifts it."""
 
-    def __init__(self, image_root: str, mode: str = "decode", cache_size: int = 65536):
+    def __init__(self, image_root: str, mode: str = "decode", cache_size: int = 65536, allow_outside_root: bool = False):
         if mode not in IMAGE_CHECKS:
             raise ValueError(f"image_check must be one of {IMAGE_CHECKS}, got {mode!r}")
         self.image_root = os.path.abspath(os.path.expanduser(image_root))
+        self._real_root = os.path.realpath(self.image_root)
         self.mode = mode
+        self.allow_outside_root = allow_outside_root
         self._cache = LRU(cache_size)
 
     def resolve(self, rel: str) -> str:
-        return os.path.normpath(os.path.join(self.image_root, os.path.expanduser(rel)))
+        """The absolute path a record's ``image_path`` names (``~`` is a name, not home, when confined)."""
+        if self.allow_outside_root:
+            rel = os.path.expanduser(rel)
+        return os.path.normpath(os.path.join(self.image_root, rel))
 
-    def check(self, rel: str) -> tuple[str, tuple[int, int] | None]:
-        """(absolute path, (width, height) or None in ``exists`` mode); raises ImageProblem."""
+    def _outside(self, path: str) -> ImageProblem | None:
+        if self.allow_outside_root:
+            return None
+        real = os.path.realpath(path)
+        if real == self._real_root or real.startswith(self._real_root.rstrip(os.sep) + os.sep):
+            return None
+        via = f" (via {path})" if real != path else ""
+        return ImageProblem(Reason.OUTSIDE_IMAGE_ROOT, f"{real}{via} is outside {self._real_root} (pass --allow-images-outside-root to allow it)")
+
+    def locate(self, rel: str) -> str:
+        """The path of an existing image inside the root (not cached: before reading its bytes)."""
         path = self.resolve(rel)
-        hit = self._cache.get(path)
+        problem = self._outside(path) or self._check(path, "exists")
+        if problem is not None:
+            raise problem
+        return path
+
+    def check(self, rel: str, data: bytes | None = None) -> tuple[str, tuple[int, int] | None]:
+        """(absolute path, (width, height) or None in ``exists`` mode); raises ImageProblem.
+        With ``data`` (the bytes to embed, read from ``locate``'s path) those bytes must decode
+        as an image, whatever the mode."""
+        path = self.resolve(rel)
+        key = (path, data is not None)
+        hit = self._cache.get(key)
         if hit is None:
-            hit = self._check(path)
-            self._cache.put(path, hit)
+            if data is not None:
+                hit = _inspect_image(io.BytesIO(data), path, "decode")
+            else:
+                hit = self._outside(path) or self._check(path, self.mode)
+            self._cache.put(key, hit)
         if isinstance(hit, ImageProblem):
             raise hit
         return path, hit
 
-    def _check(self, path: str):
+    def _check(self, path: str, mode: str):
         if not os.path.isfile(path):
             return ImageProblem(Reason.MISSING_IMAGE, f"{path} does not exist (image root {self.image_root})")
-        if self.mode == "exists":
+        if mode == "exists":
             return None
-        from PIL import Image
+        return _inspect_image(path, path, mode)
 
-        try:
-            with Image.open(path) as im:
-                size = im.size
-                if self.mode == "decode":
-                    if im.format == "PNG":
-                        # every chunk read to IEND and its CRC checked: catches truncation and bit
-                        # rot ~300x faster than inflating a document-sized page
-                        im.verify()
-                    else:
-                        if im.format == "JPEG":
-                            # decode at 1/8 scale: the entropy-coded data is still read to the end
-                            im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
-                        im.load()
-        except Exception as e:  # UnidentifiedImageError, OSError("image file is truncated"), bombs, …
-            return ImageProblem(Reason.CORRUPT_IMAGE, f"{path}: {type(e).__name__}: {e}")
-        return (int(size[0]), int(size[1]))
+
+def _inspect_image(source, label: str, mode: str):
+    """(width, height), or an ImageProblem; ``source`` is a path or a binary file object."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as im:
+            size = im.size
+            if mode == "decode":
+                if im.format == "PNG":
+                    # every chunk read to IEND and its CRC checked: catches truncation and bit
+                    # rot ~300x faster than inflating a document-sized page
+                    im.verify()
+                else:
+                    if im.format == "JPEG":
+                        # decode at 1/8 scale: the entropy-coded data is still read to the end
+                        im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
+                    im.load()
+    except Exception as e:  # UnidentifiedImageError, OSError("image file is truncated"), bombs, …
+        return ImageProblem(Reason.CORRUPT_IMAGE, f"{label}: {type(e).__name__}: {e}")
+    return (int(size[0]), int(size[1]))
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ImageProblem(Reason.MISSING_IMAGE, f"{path}: {e}") from None
 
 
 # ---- one record -> one clean row ----------------------------------------------------------------
@@ -283,7 +329,7 @@ class RowBuilder:
     def __init__(self, opts: RowOptions, source: str | None = None):
         self.opts = opts
         self.source = source
-        self.checker = ImageChecker(opts.image_root, opts.image_check)
+        self.checker = ImageChecker(opts.image_root, opts.image_check, allow_outside_root=opts.allow_outside_root)
         self.known_categories, self.known_rewards, self.judged_rewards = _routing_tables(opts)
 
     def bad(self, index: int, reason: str, detail: str = "", line: int | None = None) -> BadRowError:
@@ -343,17 +389,15 @@ class RowBuilder:
         files, sizes, blobs = [], [], [] if opts.embed_images else None
         for rel in paths:
             try:
-                path, size = self.checker.check(rel)
+                if blobs is not None:  # confined and present before a byte is read; embedded only if an image
+                    blobs.append(_read_bytes(self.checker.locate(rel)))
+                    path, size = self.checker.check(rel, blobs[-1])
+                else:
+                    path, size = self.checker.check(rel)
             except ImageProblem as p:
                 raise self.bad(index, p.reason, p.detail, line) from None
             files.append(path)
             sizes.append(size)
-            if blobs is not None:
-                try:
-                    with open(path, "rb") as f:
-                        blobs.append(f.read())
-                except OSError as e:
-                    raise self.bad(index, Reason.MISSING_IMAGE, f"{path}: {e}", line) from None
 
         escaped, n_escaped = escape_media_literals(problem)
         if n_escaped:

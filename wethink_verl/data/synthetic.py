@@ -180,6 +180,19 @@ def _question(rng: random.Random, scene: dict) -> dict:
                 "Recognition, OCR, Language generation, Reasoning", "The sign has a coloured panel with white text.", REWARD_MODEL)  # fmt: skip
 
 
+def descriptive_examples(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` (question, reference) pairs of the descriptive kind, from fresh random scenes."""
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    while len(out) < n:
+        draw = _SCENES[rng.choice(list(_SCENES))][0]
+        scene = draw(rng, (48, 36))[1]
+        rec = _question(rng, scene)
+        if rec["category"] == CATEGORY_DESC:
+            out.append((rec["problem"], rec["answer"]))
+    return out
+
+
 def _rec(problem: str, answer: str, category: str, abilities: str, cot: str, reward: str = REWARD_RULE) -> dict:
     return {"problem": problem, "answer": answer, "category": category, "abilities": abilities, "refined_cot": cot, "reward": reward}
 

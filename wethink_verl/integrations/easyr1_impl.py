@@ -8,12 +8,13 @@ import threading
 from typing import Any, Mapping
 
 from ..reward import RESULT_KEYS, extra_info
+from ..reward.compose import TEXT_KEYS
 from .common import config_from_kwargs, get_scorer, sample_from_row
 
 logger = logging.getLogger("wethink_verl.integrations.easyr1")
 
 # EasyR1 logs every key as a metric and reduces it with np.mean: numbers only, "overall" first
-EASYR1_KEYS = ("overall",) + tuple(k for k in RESULT_KEYS if k not in ("score", "verifier"))
+EASYR1_KEYS = ("overall",) + tuple(k for k in RESULT_KEYS if k != "score" and k not in TEXT_KEYS)
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()

@@ -73,7 +73,7 @@ def read_api_key(env_name: str | None) -> str | None:
 def build_judge(judge_cfg: Mapping[str, Any] | None, reward_router_address: str | None = None):
     """The configured judge, or None when ``judge.enable`` is false. Raises ValueError on a bad config
     (no endpoint, unknown template, bad tiers, a missing API key variable); never touches the network."""
-    from .client import HTTPTransport, LLMJudge, judge_config
+    from .client import HTTPTransport, LLMJudge, VerlRouterTransport, judge_config
 
     cfg = judge_config(judge_cfg)
     if not cfg.get("enable"):
@@ -82,7 +82,7 @@ def build_judge(judge_cfg: Mapping[str, Any] | None, reward_router_address: str 
     if backend == "router":
         if not reward_router_address:
             raise ValueError("judge.backend=router needs verl's reward_router_address (reward.reward_model.enable=True)")
-        transport = HTTPTransport(reward_router_address, model=cfg.get("model"), pool_size=cfg["concurrency"], max_reply_bytes=cfg["max_reply_bytes"])
+        transport = VerlRouterTransport(reward_router_address, model=cfg.get("model"), pool_size=cfg["concurrency"], max_reply_bytes=cfg["max_reply_bytes"])
     elif backend == "http":
         if not cfg.get("url"):
             raise ValueError("judge.backend=http needs judge.url")

@@ -233,4 +233,8 @@ def make_backend(cfg: Mapping[str, Any]):
         return VLLMBackend(cfg["model"], **common, **kwargs)
     if engine == "transformers":
         return TransformersBackend(cfg["model"], **common, **kwargs)
-    raise ValueError(f"unknown judge engine {engine!r}: 'auto', 'vllm' or 'transformers'")
+    if engine == "demo-grader":  # the CPU demo's fitted stand-in for an LLM judge
+        from ..demo.demo_judge import DemoGraderBackend
+
+        return DemoGraderBackend(cfg["model"])
+    raise ValueError(f"unknown judge engine {engine!r}: 'auto', 'vllm', 'transformers' or 'demo-grader'")

@@ -7,17 +7,33 @@
 - ``check URL``: send one test item to an OpenAI-compatible endpoint (or ``--ray-name`` for our
   service) and print the verdict and the latency. Exit status: 0 a valid verdict, 3 the endpoint
   replied without a valid verdict, 2 the endpoint failed (unreachable, timeout, HTTP error).
-- ``stop``: kill a (detached) Ray judge service by name.
+- ``stop``: kill the (detached) Ray judge service of that name and namespace — only if it is one
+  of ours (a ``JudgeService`` actor), saying which cluster it joined (``--address auto``: the one
+  ``RAY_ADDRESS`` or this machine's running cluster names) and what it found there. Exit status: 0
+  stopped; 1 nothing of ours to stop (no cluster, no such service, or an actor of that name that
+  is not ours, left alone); 2 a bad address or no connection within ``--timeout``.
+
+Joining a cluster (``serve``/``stop`` with ``auto`` or ``HOST:PORT``) has a deadline: the address
+must accept a connection and Ray must answer within ``--timeout`` seconds. ``serve`` checks that a
+local ``--model`` path exists before starting Ray.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
+from pathlib import Path
+
+SERVICE_CLASS = "wethink_verl.judge.service.JudgeService"  # the actor class wethink-verl starts
+EXIT_NOTHING, EXIT_USAGE = 1, 2
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 CHECK_ITEM = {
     "question": "What animal is sitting on the sofa in the picture, and what colour is it?",
@@ -62,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=run_check)
 
-    k = jsub.add_parser("stop", help="kill a Ray judge service by name")
+    k = jsub.add_parser("stop", help="stop our Ray judge service (by name and namespace) in a running cluster")
     _ray_args(k, default_address="auto")
     k.set_defaults(func=run_stop)
 
@@ -72,28 +88,110 @@ def _ray_args(p: argparse.ArgumentParser, default_address: str = "local") -> Non
     p.add_argument("--namespace", default="wethink", help="the service's Ray namespace")
     p.add_argument("--address", default=default_address,
                    help="Ray cluster: 'local' (start one, serve until interrupted), 'auto' or HOST:PORT (join; the service is detached)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to connect to a running cluster")
 
 
-def _init_ray(address: str):
+class RayConnectError(Exception):
+    def __init__(self, message: str, status: int = EXIT_USAGE):
+        super().__init__(message)
+        self.status = status
+
+
+def resolve_ray_address(address: str) -> tuple[str, str]:
+    """(host:port, how it was found) for ``auto`` or an explicit address; RayConnectError if none."""
+    if address != "auto":
+        return address, "--address"
+    from ray._private.services import canonicalize_bootstrap_address
+
+    how = "RAY_ADDRESS" if os.environ.get("RAY_ADDRESS") else "the Ray cluster running on this machine (--address auto)"
+    try:
+        resolved = canonicalize_bootstrap_address("auto")
+    except (ConnectionError, ValueError) as e:
+        raise RayConnectError(f"no running Ray cluster found for --address auto ({e})", EXIT_NOTHING) from None
+    if not resolved:
+        raise RayConnectError("no running Ray cluster found for --address auto", EXIT_NOTHING)
+    return resolved, how
+
+
+def _reachable(address: str, timeout: float) -> None:
+    if "://" in address:  # ray:// client addresses: Ray's own connect handles them
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RayConnectError(f"--address {address!r} is not HOST:PORT, auto or local")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout, 10.0)).close()
+    except OSError as e:
+        raise RayConnectError(f"no Ray cluster at {address}: {e}") from None
+
+
+def connect_ray(address: str, timeout: float):
+    """``ray`` joined to a running cluster within ``timeout`` seconds, and a line saying which."""
+    resolved, how = resolve_ray_address(address)
+    _reachable(resolved, timeout)
     import ray
 
+    def give_up() -> None:  # ray.init cannot be cancelled: the process ends with the message
+        print(f"error: {resolved} accepts connections but no Ray cluster answered within {timeout:g} s (--timeout)", file=sys.stderr, flush=True)
+        os._exit(EXIT_USAGE)
+
+    watchdog = threading.Timer(timeout, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        ray.init(address=resolved, log_to_driver=False, logging_level="error")
+    finally:
+        watchdog.cancel()
+    return ray, f"Ray cluster at {ray.get_runtime_context().gcs_address} (from {how})"
+
+
+def _init_ray(address: str, timeout: float = 30.0):
     if address == "local":
+        import ray
+
         ray.init(include_dashboard=False, log_to_driver=True)
-    else:
-        ray.init(address=address, log_to_driver=False)
+        return ray
+    ray, joined = connect_ray(address, timeout)
+    print(joined, flush=True)
     return ray
+
+
+def _config_problem(judge_cfg: dict) -> str | None:
+    """The reward config schema's verdict on these judge settings (flags map to judge.* keys)."""
+    from ..reward.config import ConfigError, build_config
+
+    try:
+        build_config({"judge": judge_cfg})
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+def model_problem(model: str) -> str | None:
+    """Why ``--model`` can be neither a local model directory nor a hub id, or None."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else f"--model {model}: the directory has no config.json (not a model)"
+    if path.exists():
+        return f"--model {model} is a file, not a model directory"
+    if model.startswith(("/", ".", "~")) or model.endswith("/") or not HUB_ID.fullmatch(model):
+        return f"--model {model}: no such directory (and not a hub id like Qwen/Qwen2.5-7B-Instruct)"
+    return None
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from .client import judge_config
     from .service import find_service, get_or_create_service
 
+    problem = model_problem(args.model)  # before Ray starts: a typo costs no cluster
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         engine_kwargs = json.loads(args.engine_kwargs)
     except ValueError as e:
         print(f"--engine-kwargs is not JSON: {e}", file=sys.stderr)
-        return 2
-    ray = _init_ray(args.address)
+        return EXIT_USAGE
     detached = args.address != "local"
     ray_cfg = judge_config({})["ray"]
     ray_cfg.update(
@@ -102,6 +200,15 @@ def run_serve(args: argparse.Namespace) -> int:
         max_input_tokens=args.max_input_tokens, max_restarts=args.max_restarts, engine_kwargs=engine_kwargs, detached=detached,
         address=args.address,
     )  # fmt: skip
+    problem = _config_problem({"ray": ray_cfg})
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        ray = _init_ray(args.address, args.timeout)
+    except RayConnectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.status
     existed = find_service(args.name, args.namespace) is not None
     handle = get_or_create_service(ray_cfg)
     t0 = time.perf_counter()
@@ -130,17 +237,75 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor_class(handle) -> str | None:
+    """``module.Class`` of the actor behind a handle (what Ray recorded when it was created)."""
+    descriptor = getattr(handle, "_ray_actor_creation_function_descriptor", None)
+    if descriptor is None:
+        return None
+    return f"{getattr(descriptor, 'module_name', '?')}.{getattr(descriptor, 'class_name', '?')}"
+
+
 def run_stop(args: argparse.Namespace) -> int:
     from .service import find_service
 
-    ray = _init_ray(args.address)
-    handle = find_service(args.name, args.namespace)
-    if handle is None:
-        print(f"no judge service {args.namespace}/{args.name}", file=sys.stderr)
-        return 1
-    ray.kill(handle, no_restart=True)
-    print(f"stopped judge service {args.namespace}/{args.name}")
-    return 0
+    where = f"{args.namespace}/{args.name}"
+    if args.address == "local":
+        print("error: --address local would start a new, empty cluster: give auto or the HOST:PORT `judge serve` printed", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        ray, joined = connect_ray(args.address, args.timeout)
+    except RayConnectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.status
+    try:
+        print(joined)
+        handle = find_service(args.name, args.namespace)
+        if handle is None:
+            print(f"no judge service {where} there: nothing stopped", file=sys.stderr)
+            return EXIT_NOTHING
+        found = _actor_class(handle)
+        if found != SERVICE_CLASS:
+            print(f"the actor {where} there is of class {found or '(unknown)'}, not {SERVICE_CLASS}: left alone", file=sys.stderr)
+            return EXIT_NOTHING
+        try:
+            info = ray.get(handle.info.remote(), timeout=min(args.timeout, 10.0))
+            about = f" (model {info.get('model')}, backend {info.get('backend')}, pid {info.get('pid')}, {info.get('requests', 0)} requests served)"
+        except Exception as e:  # noqa: BLE001 - a stuck or restarting service is still ours to stop
+            about = f" (not answering: {type(e).__name__})"
+        ray.kill(handle, no_restart=True)
+        print(f"stopped judge service {where}{about}")
+        return 0
+    finally:
+        ray.shutdown()
+
+
+def check_endpoint(url: str, model: str | None = None, api_key_env: str | None = None, timeout: float = 30.0) -> tuple[str, str]:
+    """One test item to an OpenAI-compatible judge: ("OK" | "WARN" | "FAIL", what happened).
+    WARN: the endpoint replied, but without a valid verdict (the model cannot follow the template)."""
+    from . import build_judge
+
+    cfg = {"enable": True, "backend": "http", "url": url, "model": model, "api_key_env": api_key_env, "timeout_s": timeout,
+           "max_retries": 0, "parse_retries": 0, "cache_size": 0, "circuit_breaker": {"failures": 0}}  # fmt: skip
+    try:
+        judge = build_judge(cfg)
+    except (ValueError, FileNotFoundError) as e:
+        return "FAIL", f"bad judge config: {e}"
+    out, latency_ms = _judge_once(judge, dict(CHECK_ITEM))
+    where = judge.transport.describe()
+    if not out.failed:
+        return "OK", f"{where}: verdict {out.score:g} in {latency_ms:.0f} ms"
+    if out.kind == "unparseable":
+        return "WARN", f"{where} replied in {latency_ms:.0f} ms without a valid verdict: {out.reason}"[:300]
+    return "FAIL", f"{where}: {out.kind}: {out.reason}"[:300]
+
+
+def _judge_once(judge, item: dict):
+    try:
+        t0 = time.perf_counter()
+        out = judge.judge_sync(item)
+        return out, (time.perf_counter() - t0) * 1000.0
+    finally:
+        judge.close()
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -158,18 +323,17 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         print("give an endpoint URL or --ray-name", file=sys.stderr)
         return 2
+    problem = _config_problem(cfg)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         judge = build_judge(cfg)
     except (ValueError, FileNotFoundError) as e:
         print(f"bad judge config: {e}", file=sys.stderr)
         return 2
     item = {"question": args.question, "reference": args.reference, "answer": args.answer}
-    try:
-        t0 = time.perf_counter()
-        out = judge.judge_sync(item)
-        latency_ms = (time.perf_counter() - t0) * 1000.0
-    finally:
-        judge.close()
+    out, latency_ms = _judge_once(judge, item)
     status = 0 if not out.failed else (3 if out.kind == "unparseable" else 2)
     if args.json:
         print(json.dumps({"endpoint": judge.transport.describe(), "latency_ms": round(latency_ms, 1), "exit_status": status, **out.as_dict()}))

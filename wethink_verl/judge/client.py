@@ -282,6 +282,40 @@ class HTTPTransport:
                     pass
 
 
+# what verl's reward-model router (experimental/reward_loop/router/naive_router.py) answers when the
+# judge behind it answered >= 400: it re-raises, and FastAPI turns that into this bare 500
+ROUTER_WRAPPED_ERROR = "HTTP 500: Internal Server Error"
+
+
+class VerlRouterTransport(HTTPTransport):
+    """HTTP through verl's reward-model router, which turns the judge's 4xx (prompt too long, image
+    parts to a text-only model, unknown model) into a bare 500. Such a 500 while the judge answers
+    GET /v1/models through the same router is the judge's client error: not retried, not counted
+    toward the circuit breaker. Any other 500 stays a server error."""
+
+    name = "router"
+
+    async def complete(self, messages: list[dict], params: Mapping[str, Any], timeout: float) -> str:
+        try:
+            return await super().complete(messages, params, timeout)
+        except TransportError as e:
+            if e.kind != "server_error" or str(e) != ROUTER_WRAPPED_ERROR or not await self._judge_answers(timeout):
+                raise
+            raise TransportError("client_error", f"{e} from verl's reward router while the judge behind it is up: "
+                                 "the judge rejected the request (HTTP 4xx, e.g. prompt too long or image parts "
+                                 "to a text-only model); not retried") from e  # fmt: skip
+
+    async def _judge_answers(self, timeout: float) -> bool:
+        import aiohttp
+
+        try:
+            async with self._session().get(self.models_endpoint, timeout=aiohttp.ClientTimeout(total=min(timeout, 10.0))) as resp:
+                await resp.read()
+                return resp.status == 200
+        except Exception:  # noqa: BLE001 - unreachable: the 500 was the server's
+            return False
+
+
 # ---- the judge ----------------------------------------------------------------------------------
 class _LoopState:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int):

@@ -1,7 +1,8 @@
 """Composition of accuracy and format into the reward, with the fixed result keys.
 
 verl builds ``reward_extra_info`` arrays from the first sample's keys, so every result carries
-exactly RESULT_KEYS (numbers, plus the verifier name).
+exactly EXTRA_INFO_KEYS: the RESULT_KEYS numbers, the TEXT_KEYS strings (verl's metric reducer skips
+strings; its rollout dumps keep them, which is what ``wethink-verl report`` reads), and ``acc``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ RESULT_KEYS = (
     "error",  # 1 when the row could not be scored (bad verifier/options/gold, memory blow-up, crash): see `reason`
     "cached",  # 1 when the verdict came from a cache
     "latency_ms",
+    "category",  # the row's category ("" when it has none)
+    "route",  # why this verifier: verifier | reward | category | default | unmapped ("" when not routed)
+    "status",  # the verdict's status (verifiers/types.py STATUSES): ok, no_answer, hedged, timeout, error...
+    "reason",  # the verdict's short human-readable why (capped at REASON_CHARS)
 )
+TEXT_KEYS = ("verifier", "category", "route", "status", "reason")  # the string-valued RESULT_KEYS
+REASON_CHARS = 200
+# reward_extra_info: RESULT_KEYS plus "acc", the accuracy under the name verl's validation makes its
+# headline metric (val-core/<data_source>/acc/mean@N; without it verl falls back to the reward)
+EXTRA_INFO_KEYS = RESULT_KEYS + ("acc",)
 
 
 def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
@@ -65,7 +75,10 @@ def result(
         "cached": int(cached),
         "latency_ms": round(latency_ms, 3),
     }
-    out.update(details)  # reason, extracted, status, route, fallback_reason: for logs and the offline scorer
+    out.update(details)  # reason, extracted, status, error, route, category, fallback_reason: for logs and the offline scorer
+    for key in TEXT_KEYS:
+        out[key] = "" if out.get(key) is None else str(out[key])
+    out["status"] = out["status"] or "ok"
     return out
 
 
@@ -77,8 +90,11 @@ def failure_reason(res: dict) -> str | None:
 
 
 def extra_info(res: dict) -> dict:
-    """The fixed, numeric (+ verifier name) subset for verl's reward_extra_info / EasyR1 metrics."""
+    """The fixed subset for verl's reward_extra_info: exactly EXTRA_INFO_KEYS (numbers + TEXT_KEYS
+    strings + ``acc``; EasyR1 takes the numbers)."""
     out = {k: res[k] for k in RESULT_KEYS}
     if out["format"] is None:
         out["format"] = 0.0
+    out["reason"] = out["reason"][:REASON_CHARS]
+    out["acc"] = out["accuracy"]
     return out

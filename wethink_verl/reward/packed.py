@@ -13,7 +13,7 @@ A plain answer string (any other dataset) still works: it unpacks to ``{"answer"
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 MARKER = "wethink"
 PACKED_FIELDS = ("answer", "category", "reward", "problem", "image_path", "verifier", "verifier_kwargs")
@@ -29,9 +29,13 @@ def pack_ground_truth(answer: str, **fields: Any) -> str:
 
 
 def unpack_ground_truth(value: Any) -> dict:
-    """{"answer": …, and any routing fields}; never raises."""
-    if isinstance(value, dict):
-        return dict(value)
+    """{"answer": …, and any routing fields}; never raises. A mapping (the packed object as a
+    JSONL reader hands it over: EasyR1 loads an ``answer`` object as a dict) unpacks like its JSON
+    text; a mapping without an ``answer`` key is itself the answer."""
+    if isinstance(value, Mapping):
+        record = {str(k): v for k, v in value.items()}
+        record.pop(MARKER, None)
+        return record if "answer" in record else {"answer": dict(value)}
     text = "" if value is None else str(value)
     if text.startswith("{") and f'"{MARKER}"' in text:
         try:

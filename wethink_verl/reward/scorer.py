@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Protocol
 from ..verifiers import bounded
 from ..verifiers.extract import answer_only, extract_answer
 from ..verifiers.format import check_format
-from ..verifiers.registry import VerifierSpec, get_verifier
+from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_config
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
@@ -125,6 +125,7 @@ class RewardScorer:
 
     def __init__(self, config: Mapping | None = None, judge: Judge | None = None):
         self.config = build_config(config)
+        validate_verifier_config(self.config)  # bad verifiers.<name> / format options: an error up front
         self.judge = judge
         self.stats = ScoreStats()
         b = self.config["bounded"]
@@ -162,7 +163,8 @@ class RewardScorer:
     def error_result(self, message: str, sample: Mapping[str, Any] | None = None) -> dict:
         """The result of a sample that could not be scored: score 0, the error logged and counted."""
         verifier = str((sample or {}).get("verifier") or "none")
-        res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error", error=True, reason=message[:300])
+        res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error", error=True,
+                             reason=message[:300], category=(sample or {}).get("category"))  # fmt: skip
         self.stats.record(res, None)
         return res
 
@@ -182,7 +184,7 @@ class RewardScorer:
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"verifier_kwargs must be an object, not {type(kwargs).__name__}")
         opts.update(kwargs)
-        if name == "choice" and sample.get("problem") and "choices" not in opts:
+        if (name == "choice" and "choices" not in opts or name == "yesno") and sample.get("problem"):
             opts.setdefault("problem", sample["problem"])
         if name == "iou" and sample.get("image_size") and "image_size" not in opts:
             opts["image_size"] = sample["image_size"]
@@ -243,7 +245,7 @@ class RewardScorer:
                 fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
 
         rt: Route = route(sample, self._routing)
-        details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source}
+        details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
         judge_used = judge_failed = fallback = False
         timed_out = cached = False
         name = rt.verifier

@@ -1,6 +1,6 @@
 """Rule-based verifiers: pure functions ``fn(answer, ground_truth, **options) -> Verdict``.
 
-Importing this package registers the built-ins: choice, number, math, text, yesno, iou, format.
+Importing this package registers the built-ins: choice, number, math, text, ocr, yesno, iou, format.
 Nothing here imports verl, Ray or torch; sympy is imported only inside bounded worker processes.
 """
 
@@ -10,7 +10,7 @@ from .format import check_format
 from .registry import VerifierSpec, available, get_verifier, register
 from .types import Verdict
 
-BUILTIN_VERIFIERS = ("choice", "number", "math", "text", "yesno", "iou", "format")
+BUILTIN_VERIFIERS = ("choice", "number", "math", "text", "ocr", "yesno", "iou", "format")
 
 __all__ = [
     "BUILTIN_VERIFIERS",

@@ -16,7 +16,8 @@ else, so Math-Verify stays the authority for everything with structure or semant
             | "\\frac" "{" expr "}" "{" expr "}" | "\\sqrt" ["[" expr "]"] "{" expr "}"
 
 Deferred: decimals (Math-Verify has its own rounding rules), relations, intervals, sets and
-tuples (commas), percentages, units and text, functions (sin, log, binom …), e and i, the letters
+tuples (commas), percentages, units and text, functions (sin, log, binom …, and a letter
+followed by "(": ``f(x)`` may be a function application), e and i, the letters
 Math-Verify may read as units (c d g h l m o s t), multi-letter names, a bare "^23", and any
 evaluation that leaves the reals or overflows.
 """
@@ -150,6 +151,8 @@ class _Parser:
                 raise _Defer
             if self._is_letter(self.peek()):
                 raise _Defer  # "ab", "cm", "no": a name, a unit or a word, not a product we can trust
+            if self.peek() == "(":
+                raise _Defer  # "f(x)": Math-Verify may read a function application, not f·x
             self.names.add(tok)
             return lambda env: env[tok]
         if tok == "\\pi":

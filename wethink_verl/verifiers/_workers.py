@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Any
 
+from ..procs import sigint_ignored
+
 logger = logging.getLogger("wethink_verl.verifiers.bounded")
 
 PRELOAD = ["wethink_verl.verifiers._symbolic"]
@@ -290,6 +292,8 @@ class WorkerProcess:
                 deadline = time.monotonic() + (SPAWN_TIMEOUT_S if self.server.spawned else FIRST_SPAWN_TIMEOUT_S)
                 self.proc = _BoundedForkServerProcess(target=worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
                 _launching.server, _launching.deadline = self.server.server, deadline
+                with sigint_ignored():  # the server is born deaf to a terminal's Ctrl-C (the parent decides)
+                    self.server.server.ensure_running()
                 try:
                     self.proc.start()
                 finally:
@@ -298,7 +302,8 @@ class WorkerProcess:
             else:
                 ctx = multiprocessing.get_context(method)
                 self.proc = ctx.Process(target=worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
-                self.proc.start()
+                with sigint_ignored():
+                    self.proc.start()
         except BaseException:
             parent.close()
             raise

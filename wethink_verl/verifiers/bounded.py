@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterator
 from . import _workers
 from ._workers import HEADER, READY_ID, WorkerProcess
 
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0

@@ -7,7 +7,11 @@ accepted when ``think_prefilled`` is "auto" (the default) or True.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from .extract import ANSWER_CLOSE, ANSWER_OPEN, MAX_RESPONSE_CHARS, THINK_CLOSE, THINK_OPEN
+from .options import OneOf, Range, VerifierOptions, option
 from .registry import register
 from .types import Verdict
 
@@ -50,7 +54,17 @@ def check_format(
     return Verdict(1.0, None, "format ok" + (" (pre-filled <think>)" if prefilled and think_prefilled == "auto" else ""))
 
 
-@register("format", reads="response")
+@dataclass(frozen=True)
+class FormatOptions(VerifierOptions):
+    verifier: ClassVar[str] = "format"
+    think_prefilled: bool | str = option("auto", OneOf(("auto", True, False)))
+    min_think_chars: int = option(0, Range(0, integer=True))
+    max_chars: int = option(MAX_RESPONSE_CHARS, Range(1, integer=True))
+
+
+@register("format", reads="response", options=FormatOptions)
 def verify_format(answer: str, ground_truth: object = None, **options) -> Verdict:
-    """Format-only verifier: ``answer`` is the whole response; the ground truth is ignored."""
-    return check_format(answer, **options)
+    """Format-only verifier: ``answer`` is the whole response; the ground truth is ignored.
+    Options (``FormatOptions``): ``think_prefilled`` (auto | true | false), ``min_think_chars``, ``max_chars``."""
+    opts = FormatOptions.of(options)
+    return check_format(answer, think_prefilled=opts.think_prefilled, min_think_chars=opts.min_think_chars, max_chars=opts.max_chars)

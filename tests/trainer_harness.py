@@ -1,0 +1,402 @@
+"""verl 0.9.1's real trainer loop on CPU, for the trainer-loop tests (tests/test_trainer_loop.py).
+
+Real: the composed recipe config, verl's dataset loader on prepared parquet with the offline
+Qwen2.5-VL processor, the V1 trainer object (``PPOTrainerSync``: its replay buffer, its
+``_add_batch_to_generate`` / ``_compute_reward_colocate`` / ``_validate``), TransferQueue, verl's
+``AgentLoopManagerTQ`` / ``AgentLoopManager`` with their workers as Ray actors (single-turn agent
+loop, multimodal inputs, streaming ``_compute_score``), verl's rollout load balancer and
+``LLMServerClient``, the ``RewardLoopManager`` and its ``RewardLoopWorker`` actors running the
+``wethink`` manager, verl's ``RewardModelManager`` and its router process for an in-cluster judge.
+
+Stand-ins, each for a GPU-only piece:
+- ``ScriptedPolicyServer``: the policy's vLLM server replica. It returns token ids: for each
+  prompt, one of five scripted answers (right, right in another spelling, wrong, malformed, a
+  hack) of the row whose question the prompt contains.
+- ``RecordingJudgeReplica``: the judge's vLLM replica (``RolloutReplica``) that
+  ``RewardModelManager`` launches on GPUs. It points verl's router at a judge that already runs
+  on 127.0.0.1 (the scripted judge or the real vLLM CPU server) and records every sleep/wake call
+  verl makes; while "asleep" the scripted judge answers 503, as a sleeping replica cannot answer.
+- ``RecordingCheckpointManager``: the policy weight sync (``CheckpointEngineManager``), which
+  only moves GPU weights; it records the calls.
+The actor/ref/critic worker groups (FSDP on GPUs) are not built: the tests stop at the reward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+
+from wethink_verl.reward import EXTRA_INFO_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "recipes" / "verl"
+KINDS = ("right", "right (other spelling)", "wrong", "malformed", "hack")
+
+
+# ---- data -------------------------------------------------------------------------------------
+def read_rows(parquet: str) -> list[dict]:
+    """The prepared rows as verl's dataset sees them (problem, ground truth, routing fields, image)."""
+    rows = []
+    for rec in pd.read_parquet(parquet).to_dict("records"):
+        extra = dict(rec["extra_info"])
+        rows.append({"problem": extra["problem"], "ground_truth": rec["reward_model"]["ground_truth"], "category": extra.get("category"),
+                     "reward": extra.get("reward"), "uid": str(extra.get("index"))})  # fmt: skip
+    return rows
+
+
+def scripted_responses(rows: list[dict]) -> dict[str, list[str]]:
+    """question -> the five scripted answers (the CPU demo's rollouts: right, other spelling,
+    wrong, malformed, hack)."""
+    from wethink_verl.demo.rollouts import make_rollouts
+
+    script: dict[str, list[str]] = {}
+    for r in make_rollouts(rows):
+        script.setdefault(r["problem"], []).append(r["response"])
+    return script
+
+
+# ---- the policy's server ----------------------------------------------------------------------
+@ray.remote(num_cpus=0)
+class ScriptedPolicyServer:
+    """Stands in for the policy's vLLM replica behind verl's load balancer: same ``generate``
+    signature, returns ``TokenOutput`` token ids of a scripted answer (+ <|im_end|>)."""
+
+    def __init__(self, tokenizer_dir: str, script: dict[str, list[str]]):
+        from transformers import AutoTokenizer
+
+        self.tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+        self.script = script
+        self.served: dict[str, int] = {}
+        self.unmatched = 0
+        self.images_seen = 0
+
+    async def generate(self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None, **kwargs):
+        from verl.workers.rollout.replica import TokenOutput
+
+        text = self.tok.decode(prompt_ids)
+        question = max((q for q in self.script if q in text), key=len, default=None)
+        self.images_seen += len(image_data or [])
+        if question is None:
+            self.unmatched += 1
+            answer = "<think>?</think><answer>?</answer>"
+        else:
+            k = self.served.get(question, 0)
+            self.served[question] = k + 1
+            answer = self.script[question][k % len(self.script[question])]
+        ids = self.tok.encode(answer, add_special_tokens=False) + [self.tok.convert_tokens_to_ids("<|im_end|>")]
+        return TokenOutput(token_ids=ids, stop_reason="completed", num_preempted=0)
+
+    def stats(self) -> dict:
+        return {"served": sum(self.served.values()), "unmatched": self.unmatched, "images": self.images_seen}
+
+
+def scripted_llm_client(config, tokenizer_dir: str, script: dict[str, list[str]]):
+    """verl's real LLMServerClient over verl's real load balancer, with the scripted server as
+    the only replica."""
+    from verl.workers.rollout.llm_server import LLMServerClient
+    from verl.workers.rollout.router import get_router_handle
+
+    server = ScriptedPolicyServer.remote(tokenizer_dir, script)
+    balancer = get_router_handle(servers={"scripted-policy:0": server})
+    return LLMServerClient(config=config, load_balancer_handle=balancer), server
+
+
+# ---- the judge's replica ----------------------------------------------------------------------
+@dataclass
+class JudgeTarget:
+    address: str  # host:port of a judge already running on 127.0.0.1
+    calls: list = field(default_factory=list)  # ("init"|"sleep"|"wake_up", replica_rank)
+    scripted: Any = None  # a ScriptedJudgeServer: made to answer 503 while its replica sleeps
+
+
+def recording_replica_class():
+    from verl.workers.rollout.replica import RolloutReplica, RolloutReplicaRegistry
+
+    class RecordingJudgeReplica(RolloutReplica):
+        """verl's RolloutReplica for the reward model, its GPU launch replaced (see module doc)."""
+
+        target: JudgeTarget | None = None
+
+        async def launch_servers(self):
+            self._server_address = self.target.address
+            self._server_handle = None
+
+        async def init_standalone(self):
+            self.target.calls.append(("init_standalone", self.replica_rank))
+            await self.launch_servers()
+
+        async def init_colocated(self, resource_pool):
+            self.target.calls.append(("init_colocated", self.replica_rank))
+            await self.launch_servers()
+
+        async def sleep(self):
+            self.target.calls.append(("sleep", self.replica_rank))
+            if self.target.scripted is not None:
+                self.target.scripted.default = "503x1000000"
+
+        async def wake_up(self):
+            self.target.calls.append(("wake_up", self.replica_rank))
+            if self.target.scripted is not None:
+                self.target.scripted.default = "score=1"
+
+    RolloutReplicaRegistry.register("recorded_judge", lambda: RecordingJudgeReplica)
+    return RecordingJudgeReplica
+
+
+class RecordingCheckpointManager:
+    """Stands in for verl's CheckpointEngineManager (policy weights between FSDP and vLLM on GPUs)."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *a, **k: self.calls.append(name)
+
+
+# ---- config -----------------------------------------------------------------------------------
+def harness_config(recipe: str, data: dict, processor_dir: str, overrides: list[str] = ()):
+    """The recipe composed as main_ppo composes it, sized for a CPU box."""
+    from wethink_verl.integrations.verl_batch import compose_verl_config
+
+    base = [
+        f"actor_rollout_ref.model.path={processor_dir}",
+        f"data.train_files={data['train']}", f"data.val_files={data['val']}",
+        f"data.train_batch_size={data['train_rows']}", "data.shuffle=false", "data.dataloader_num_workers=0",
+        "data.max_prompt_length=1024", "data.max_response_length=128", "data.filter_overlong_prompts_workers=1",
+        "actor_rollout_ref.rollout.agent.num_workers=1", "actor_rollout_ref.rollout.val_kwargs.n=2",
+        "actor_rollout_ref.rollout.n=5", "reward.num_workers=2", "trainer.logger=[console]",
+        "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
+        "reward.reward_kwargs.bounded.workers=1",
+    ]  # fmt: skip
+    return compose_verl_config(base + list(overrides), config_name=recipe, config_dir=str(RECIPES))
+
+
+# ---- V1 ---------------------------------------------------------------------------------------
+class V1Harness:
+    """verl's V1 trainer (TaskRunnerV1 + PPOTrainerSync) up to the reward, as ``_setup`` builds it
+    minus the GPU worker groups."""
+
+    def __init__(self, config, tokenizer_dir: str, script: dict[str, list[str]]):
+        import transfer_queue as tq
+        from omegaconf import OmegaConf
+        from verl.experimental.reward_loop import RewardLoopManager
+        from verl.trainer.ppo.v1 import AgentLoopManagerTQ, get_trainer_cls
+        from verl.utils.skip import SkipManager
+
+        config.transfer_queue.enable = True  # as TaskRunnerV1.run
+        OmegaConf.resolve(config)
+        self.tq = tq
+        tq.init(config.transfer_queue)
+        trainer = get_trainer_cls(config.trainer.v1.trainer_mode)(config=config)
+        trainer._init_tokenizer()
+        trainer._init_dataloader()
+        trainer._init_dump_executor()
+        trainer.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        trainer.checkpoint_manager = RecordingCheckpointManager()
+        trainer.global_steps = 1
+        self.llm_client, self.policy = scripted_llm_client(config, tokenizer_dir, script)
+        self.agent_loop_manager = AgentLoopManagerTQ.create(
+            config=config, llm_client=self.llm_client, teacher_client=None, reward_loop_worker_handles=trainer.get_reward_handles()
+        )
+        trainer.agent_loop_manager = self.agent_loop_manager
+        SkipManager.init(config)
+        self.trainer, self.config = trainer, config
+
+    @property
+    def streaming(self) -> bool:
+        return self.trainer.reward_loop_manager.reward_loop_worker_handles is not None
+
+    def train_step(self) -> list[dict]:
+        """One step's rollout and reward exactly as ``PPOTrainer.step``/``_step_once`` run them;
+        returns each trajectory as the trainer sees it in TransferQueue afterwards."""
+        tr = self.trainer
+        tr.prepare_step()  # _add_batch_to_generate: dataloader -> TQ -> agent loop workers
+        batch, _ = tr.replay_buffer.sample(global_steps=tr.global_steps, partition_id="train", batch_size=self.config.data.train_batch_size)
+        extra_keys = []
+        if not self.streaming:  # _step_once: the colocated judge scores the sampled batch
+            tr._compute_reward_colocate(batch, metrics={})
+            extra_keys = list(EXTRA_INFO_KEYS)
+        fields = ["responses", "rm_scores", "reward_model", "extra_info", "data_source", "extra_fields"]
+        data = self.tq.kv_batch_get(keys=batch.keys, partition_id="train", select_fields=fields + extra_keys)
+        out = []
+        responses = data["responses"].unbind() if hasattr(data["responses"], "unbind") else data["responses"]
+        rm_scores = data["rm_scores"].unbind() if hasattr(data["rm_scores"], "unbind") else data["rm_scores"]
+        for i, key in enumerate(batch.keys):
+            extra_fields = data["extra_fields"][i]
+            info = dict(extra_fields.get("reward_extra_info") or {}) if self.streaming else {k: _item(data[k][i]) for k in extra_keys if k in data.keys()}
+            out.append({
+                "key": key, "response_ids": responses[i].tolist(), "rm_scores": rm_scores[i].tolist(),
+                "reward_model": data["reward_model"][i], "extra_info": data["extra_info"][i], "data_source": data["data_source"][i],
+                "reward_extra_info": info,
+            })  # fmt: skip
+        self.tq.kv_clear(keys=batch.keys, partition_id="train")
+        return out
+
+    def validate(self) -> dict:
+        """verl's own ``_validate``: agent loop -> replay buffer -> (colocated reward) -> metrics."""
+        return self.trainer._validate()
+
+    def close(self) -> None:
+        from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+
+        for w in getattr(self.agent_loop_manager, "agent_loop_workers", []):
+            ray.kill(w, no_restart=True)
+        ray.kill(self.policy, no_restart=True)
+        shutdown_reward_loop(self.trainer.reward_loop_manager)
+        rm = self.trainer.reward_loop_manager.reward_model_manager
+        if rm is not None:
+            _stop_router(rm)
+        self.trainer._shutdown_dump_executor()
+        self.tq.close()
+
+
+# ---- legacy trainer ---------------------------------------------------------------------------
+class LegacyHarness:
+    """verl's legacy trainer (``trainer.use_v1=false``, RayPPOTrainer.fit) up to the reward: the
+    agent loop manager with or without streaming reward handles, then RayPPOTrainer's own
+    ``_compute_reward_colocate`` when the judge shares the policy GPUs."""
+
+    def __init__(self, config, tokenizer_dir: str, script: dict[str, list[str]]):
+        from omegaconf import OmegaConf
+        from verl.experimental.agent_loop import AgentLoopManager
+        from verl.experimental.reward_loop import RewardLoopManager
+        from verl.trainer.ppo.utils import create_rl_dataset
+        from verl.utils import hf_processor, hf_tokenizer
+
+        OmegaConf.resolve(config)
+        self.config = config
+        path = config.actor_rollout_ref.model.path
+        self.tokenizer, self.processor = hf_tokenizer(path), hf_processor(path)
+        self.train_dataset = create_rl_dataset(config.data.train_files, config.data, self.tokenizer, self.processor, is_train=True)
+        self.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        use_rm = bool(config.reward.reward_model.enable)
+        self.streaming = not use_rm or bool(config.reward.reward_model.enable_resource_pool)  # ray_trainer.enable_agent_reward_loop
+        self.llm_client, self.policy = scripted_llm_client(config, tokenizer_dir, script)
+        self.manager = AgentLoopManager.create(
+            config=config, llm_client=self.llm_client, teacher_client=None,
+            reward_loop_worker_handles=self.reward_loop_manager.reward_loop_workers if self.streaming else None,
+        )  # fmt: skip
+
+    def train_step(self) -> list[dict]:
+        """RayPPOTrainer.fit's rollout + reward for one batch."""
+        import uuid
+
+        from torch.utils.data import default_collate  # noqa: F401 - verl's collate_fn below
+        from verl import DataProto
+        from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+        from verl.trainer.ppo.reward import extract_reward
+        from verl.utils.dataset.rl_dataset import collate_fn
+
+        n_rows = int(self.config.data.train_batch_size)
+        batch = DataProto.from_single_dict(collate_fn([self.train_dataset[i] for i in range(n_rows)]))
+        batch.non_tensor_batch["uid"] = np.array([str(uuid.uuid4()) for _ in range(len(batch))], dtype=object)
+        gen_batch = RayPPOTrainer._get_gen_batch(None, batch)
+        gen_batch.meta_info["global_steps"] = 1
+        gen_out = self.manager.generate_sequences(gen_batch.repeat(repeat_times=self.config.actor_rollout_ref.rollout.n, interleave=True))
+        batch = batch.repeat(repeat_times=self.config.actor_rollout_ref.rollout.n, interleave=True).union(gen_out)
+        if "rm_scores" not in batch.batch.keys():  # the colocated judge: fit() calls this
+            batch = batch.union(RayPPOTrainer._compute_reward_colocate(self, batch))
+        reward_tensor, infos = extract_reward(batch)
+        out = []
+        for i in range(len(batch)):
+            item = batch[i]
+            valid = int(item.batch["attention_mask"][-item.batch["responses"].shape[-1]:].sum())
+            out.append({
+                "key": f"{item.non_tensor_batch['uid']}_{i}", "response_ids": item.batch["responses"][:valid].tolist(),
+                "rm_scores": reward_tensor[i][:valid].tolist(), "reward_model": item.non_tensor_batch["reward_model"],
+                "extra_info": item.non_tensor_batch["extra_info"], "data_source": item.non_tensor_batch["data_source"],
+                "reward_extra_info": {k: _item(v[i]) for k, v in infos.items()},
+            })  # fmt: skip
+        self.reward_extra_keys = list(infos)
+        return out
+
+    def close(self) -> None:
+        from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+
+        for w in self.manager.agent_loop_workers:
+            ray.kill(w, no_restart=True)
+        ray.kill(self.policy, no_restart=True)
+        shutdown_reward_loop(self.reward_loop_manager)
+        if self.reward_loop_manager.reward_model_manager is not None:
+            _stop_router(self.reward_loop_manager.reward_model_manager)
+
+
+def _stop_router(rm_manager) -> None:
+    """RewardModelManager keeps no handle on its router process: end the children running verl's
+    run_router (daemon processes of this one)."""
+    import multiprocessing
+
+    from verl.experimental.reward_loop.router.naive_router import run_router
+
+    for child in multiprocessing.active_children():
+        if getattr(child, "_target", None) is run_router:
+            child.terminate()
+            child.join(10)
+
+
+def _item(v: Any) -> Any:
+    if hasattr(v, "item"):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            return v
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return v
+
+
+# ---- the comparison ---------------------------------------------------------------------------
+def image_paths(*parquets: str) -> dict[tuple, str]:
+    """(split, index) -> the row's absolute image path (extra_info.image_path is release-relative)."""
+    out = {}
+    for parquet in parquets:
+        for rec in pd.read_parquet(parquet).to_dict("records"):
+            out[(rec["extra_info"].get("split"), rec["extra_info"].get("index"))] = str(rec["images"][0])
+    return out
+
+
+def direct_results(trajectories: list[dict], tokenizer, scorer, images: dict[tuple, str]) -> list[dict]:
+    """The scorer applied directly to each trajectory's row, image and decoded response (no verl)."""
+    from wethink_verl.integrations.common import sample_from_row
+
+    async def run():
+        out = []
+        for t in trajectories:
+            response = tokenizer.decode(t["response_ids"], skip_special_tokens=True)
+            extra = dict(t["extra_info"])
+            image = images[(extra.get("split"), extra.get("index"))]
+            sample = sample_from_row(response, t["reward_model"]["ground_truth"], extra, t["data_source"], image)
+            out.append(await scorer.ascore(sample))
+        return out
+
+    return asyncio.run(run())
+
+
+def last_score(rm_scores: list[float]) -> float:
+    """The reward verl put at the last response token (zeros elsewhere)."""
+    nonzero = [s for s in rm_scores if s != 0.0]
+    assert len(nonzero) <= 1, nonzero
+    return rm_scores[-1] if rm_scores else 0.0
+
+
+def judge_bodies_with_images(bodies: list[dict]) -> int:
+    """How many judge request bodies carry an image_url data URL part."""
+    n = 0
+    for body in bodies:
+        parts = [p for m in body.get("messages", []) if isinstance(m.get("content"), list) for p in m["content"]]
+        if any(p.get("type") == "image_url" and str(p.get("image_url", {}).get("url", "")).startswith("data:image/") for p in parts):
+            n += 1
+    return n
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, default=str, sort_keys=True)
