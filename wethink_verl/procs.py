@@ -27,7 +27,9 @@ PR_SET_PDEATHSIG = 1
 
 @contextmanager
 def sigint_ignored():
-    """SIGINT ignored in this process for the block (only the main thread may change it)."""
+    """SIGINT ignored in this process for the block, so children started in it are born deaf to
+    it. Only the main thread may change a disposition (and a blocked mask does not survive the
+    spawn): elsewhere this does nothing, and the child must ignore SIGINT itself as it starts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -203,7 +203,8 @@ class _Server:
 
     def __init__(self):
         self.server = _mp_forkserver.ForkServer()
-        self.server.set_forkserver_preload(list(PRELOAD))  # and not the caller's __main__
+        # deaf to SIGINT first (see _deaf_to_sigint), then the heavy imports; never the caller's __main__
+        self.server.set_forkserver_preload(["wethink_verl._deaf_to_sigint", *PRELOAD])
         self.pid = os.getpid()
         self.spawned = 0
 
@@ -292,8 +293,6 @@ class WorkerProcess:
                 deadline = time.monotonic() + (SPAWN_TIMEOUT_S if self.server.spawned else FIRST_SPAWN_TIMEOUT_S)
                 self.proc = _BoundedForkServerProcess(target=worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
                 _launching.server, _launching.deadline = self.server.server, deadline
-                with sigint_ignored():  # the server is born deaf to a terminal's Ctrl-C (the parent decides)
-                    self.server.server.ensure_running()
                 try:
                     self.proc.start()
                 finally:
