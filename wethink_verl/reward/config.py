@@ -302,7 +302,7 @@ RULES: dict[str, Rule] = {
     "judge.circuit_breaker.down_s": Rule(min=0),
     "judge.circuit_breaker.reset_s": Rule(min=0),
     "judge.ray.model": Rule(kind="str", nullable=True),
-    "judge.ray.engine": Rule(choices=("auto", "vllm", "transformers")),
+    "judge.ray.engine": Rule(choices=("auto", "vllm", "transformers", "demo-grader")),
     "judge.ray.max_batch_size": Rule(min=1),
     "judge.ray.max_wait_ms": Rule(min=0),
     "judge.ray.num_cpus": Rule(min=0),
