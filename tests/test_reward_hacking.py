@@ -33,19 +33,12 @@ def test_the_generator_covers_every_family_with_500_attacks(verifier):
         assert COMMON <= families and any(a.answer_only for a in attacks)
 
 
-@pytest.mark.parametrize("verifier", [v for v in farm.VERIFIERS if v != "math"])
+@pytest.mark.parametrize("verifier", farm.VERIFIERS)
 def test_no_wrong_response_earns_reward(verifier):
     attacks = farm.generate(verifier, 150, seed=7)
     scores = farm.score_ours(attacks)  # several boxes as the contract delivers them until extraction joins them
     farmed = [(a.family, a.response[-120:], a.gold, s) for a, s in zip(attacks, scores) if s > 0]
     assert not farmed, farmed
-
-
-@pytest.mark.xfail(strict=False, reason="the math verifier is the math branch's (issue 10): '5 cm' vs '5 m', '32, 349' vs 32349")
-def test_no_wrong_math_response_earns_reward():
-    attacks = farm.generate("math", 150, seed=7)
-    scores = farm.score_ours(attacks)
-    assert not [(a.family, a.response[-120:], a.gold) for a, s in zip(attacks, scores) if s > 0]
 
 
 def test_several_boxes_reach_verifiers_as_the_contract_says():
