@@ -101,9 +101,10 @@ def test_vllm_server_score_cli(vllm_server, tiny_lm_dir, tmp_path):
     out = [json.loads(line) for line in dst.read_text().splitlines()]
     assert out[2]["verifier"] == "choice" and out[2]["accuracy"] == 1.0
     for row in out[:2]:
-        # a noise verdict either parses (judge) or falls back to the text verifier, saying why
-        assert row["verifier"] in ("judge", "judge>text") and row["error"] is None
-        if row["verifier"] == "judge>text":
+        # a noise verdict either parses (judge) or scores 0 (an unreadable reply is the judge's own
+        # failure, never the text verifier's credit), saying why
+        assert row["verifier"] in ("judge", "judge>zero") and row["error"] is None
+        if row["verifier"] == "judge>zero":
             assert "judge failed (unparseable" in row["reason"]
     assert "2 items, 1 requests" in r.stdout and "judge (" in r.stdout
 
@@ -224,8 +225,8 @@ def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir
         assert all(nt["accuracy"][i] in (0.0, 0.5, 1.0) for i in desc)
         assert scores[desc[0]] == pytest.approx(0.7 * nt["accuracy"][desc[0]] + 0.3)
     else:
-        # noise: each descriptive row was judged; the unparseable ones fell back to the text verifier, counted
+        # noise: each descriptive row was judged; the unparseable ones scored 0, counted as fallbacks
         assert all(nt["judge_used"][i] + nt["judge_failed"][i] == 1 for i in desc)
         failed = [i for i in desc if nt["judge_failed"][i]]
         assert failed, "a random model should not produce valid verdicts"
-        assert all(nt["verifier"][i] == "judge>text" and nt["fallback"][i] == 1 for i in failed)
+        assert all(nt["verifier"][i] == "judge>zero" and nt["fallback"][i] == 1 and nt["accuracy"][i] == 0.0 for i in failed)

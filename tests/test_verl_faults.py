@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("verl")
 
 from wethink_verl.integrations.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, score_with_reward_loop  # noqa: E402
-from wethink_verl.reward import RESULT_KEYS  # noqa: E402
+from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_hostile_row_budgets_never_corrupt_other_rows_in_verls_reward_loop(ray_l
             rows.append(_row(f"{t}-{j}", answer, gold, verifier))
             want[f"{t}-{j}"] = acc
     out, _ = _run(qwen_tokenizer_dir, tokenizer, rows, ["reward.reward_manager.name=wethink", "+reward.reward_kwargs.bounded.workers=1"])
-    assert out.meta_info["reward_extra_keys"] == list(RESULT_KEYS)
+    assert out.meta_info["reward_extra_keys"] == list(EXTRA_INFO_KEYS)
     nt = out.non_tensor_batch
     got = {r["id"]: float(a) for r, a in zip(rows, nt["accuracy"])}
     assert {k: got[k] for k in want} == want

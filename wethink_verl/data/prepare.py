@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from importlib.resources import files as package_files
 from typing import Any, Iterator
 
+from ..procs import sigint_ignored
 from . import publish
 from .schema import (
     BadRowError,
@@ -514,7 +515,8 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         with open(os.path.join(staging, "prepare_summary.txt"), "w", encoding="utf-8") as f:
             f.write(result.summary + "\n")
 
-        warning = publish.publish(out_dir, staging, names + list(SUMMARY_NAMES), [n for n in all_names if n not in names and n not in SUMMARY_NAMES])
+        with sigint_ignored():  # a Ctrl-C now would leave a published set reported as "nothing written"
+            warning = publish.publish(out_dir, staging, names + list(SUMMARY_NAMES), [n for n in all_names if n not in names and n not in SUMMARY_NAMES])
         if warning:
             result.summary += f"\n\nwarning: {warning}"
         return result
