@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .reward.compose import failure_reason
+from .rows import sample_from_score_line
 from .table import format_table
 
 CHUNK = 512
@@ -31,10 +31,6 @@ EXIT_USAGE = 2  # a usage, config, input or output mistake, found before any sco
 JSON_BLANK = b" \t\r\n"  # JSON's whitespace: a line of only these is blank (U+2028 is not)
 # str.splitlines() also breaks at these, which json.dumps(ensure_ascii=False) leaves raw
 LINE_BREAKERS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
-GROUND_TRUTH_FIELDS = ("answer", "ground_truth")
-# what a ground-truth field is often called elsewhere: named in the warning when a line has one
-GROUND_TRUTH_LOOKALIKES = ("gt", "solution", "answers", "label", "labels", "target", "gold", "reference",
-                           "expected", "correct_answer", "ground truth", "groundtruth", "gt_answer")  # fmt: skip
 
 
 class UsageError(Exception):
@@ -104,36 +100,6 @@ def _lone_surrogate(line: str, record: Any) -> str | None:
     except UnicodeEncodeError as e:
         return f"invalid Unicode: a lone surrogate U+{ord(e.object[e.start]):04X} (a \\u escape without its pair)"
     return None
-
-
-def _missing_answer_warning(record: dict) -> str:
-    others = [k for k in record if k in GROUND_TRUTH_LOOKALIKES or difflib.get_close_matches(k, GROUND_TRUTH_FIELDS, n=1, cutoff=0.75)]
-    has = f"; it has {', '.join(repr(k) for k in others)}: did you mean 'answer'?" if others else ""
-    why = "is null" if any(k in record for k in GROUND_TRUTH_FIELDS) else "field"
-    return f"no 'answer' {why}: scored as a format-only check{has}"
-
-
-def _to_sample(record: Any, answer_only_flag: bool) -> tuple[dict, str | None]:
-    """(the scorer's sample, a warning or None); raises ValueError for a line that cannot be scored."""
-    if not isinstance(record, dict):
-        raise ValueError(f"line is a JSON {type(record).__name__}, not an object")
-    if "response" not in record:
-        raise ValueError("missing required field 'response'")
-    if not isinstance(record["response"], str):
-        raise ValueError(f"'response' must be a string, not {type(record['response']).__name__}")
-    kwargs = record.get("verifier_kwargs") or {}
-    if not isinstance(kwargs, dict):
-        raise ValueError("'verifier_kwargs' must be an object")
-    sample = {k: record.get(k) for k in ("response", "verifier", "category", "reward", "problem", "image", "image_size")}
-    sample["ground_truth"] = record.get("answer", record.get("ground_truth"))
-    sample["verifier_kwargs"] = kwargs
-    if answer_only_flag:
-        sample["answer_only"] = True
-    warning = None
-    if sample["ground_truth"] is None and not sample.get("verifier"):
-        sample["verifier"] = "format"  # no ground truth: a format-only check
-        warning = _missing_answer_warning(record)
-    return sample, warning
 
 
 def _summary(rows: list[tuple[str, str, dict]]) -> str:
@@ -247,7 +213,7 @@ def _parse_line(lineno: int, line: str, answer_only_flag: bool) -> tuple[int, An
     if why:
         return lineno, _without_surrogates(record), None, why, None
     try:
-        sample, warning = _to_sample(record, answer_only_flag)
+        sample, warning = sample_from_score_line(record, answer_only_flag)
     except ValueError as e:
         return lineno, record, None, str(e), None
     return lineno, record, sample, None, warning

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from importlib.resources import files as package_files
 from typing import Any, Iterator
 
+from ..rows import VERL_EXTRA_INFO_FIELDS
 from . import publish
 from .schema import (
     BadRowError,
@@ -247,12 +248,8 @@ def verl_arrow_schema(embed_images: bool = False):
     import pyarrow as pa
 
     image = pa.struct([("bytes", pa.binary()), ("path", pa.string())]) if embed_images else pa.string()
-    extra = pa.struct(
-        [
-            ("reward", pa.string()), ("category", pa.string()), ("abilities", pa.string()), ("problem", pa.string()),
-            ("image_path", pa.string()), ("image_size", pa.list_(pa.int64())), ("index", pa.int64()), ("split", pa.string()),
-        ]
-    )  # fmt: skip
+    types = {"image_size": pa.list_(pa.int64()), "index": pa.int64()}  # the other extra_info fields are strings
+    extra = pa.struct([(name, types.get(name, pa.string())) for name in VERL_EXTRA_INFO_FIELDS])
     return pa.schema(
         [
             ("data_source", pa.string()),

@@ -37,20 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..lru import LRU
-from ..reward.config import DEFAULTS as REWARD_DEFAULTS
-from ..reward.config import WETHINK_SYSTEM_PROMPT
-from ..reward.packed import pack_ground_truth
-from ..reward.router import key as routing_key
-
-RECORD_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "image_path", "reward")
+from ..rows import RECORD_FIELDS, STYLE_MODEL, STYLE_RULE, WETHINK_SYSTEM_PROMPT, pack_ground_truth, routing_key, routing_values  # noqa: F401
 SYSTEM_PROMPT_MODES = ("system", "user", "none")
 # decode: JPEG decoded (at 1/8 scale), PNG chunk CRCs verified to the end, other formats decoded;
 # header: opened, size read; exists: a stat
 IMAGE_CHECKS = ("decode", "header", "exists")
 # EasyR1's format prompts append the instruction to the user turn after one space
 USER_PROMPT_JOINER = " "
-# verl's reward_model.style for rows the rule verifiers score vs the judge
-STYLE_RULE, STYLE_MODEL = "rule", "model"
 
 
 class Reason:
@@ -170,14 +163,6 @@ class RowOptions:
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-
-
-def _routing_tables(opts: RowOptions) -> tuple[set[str], set[str], set[str]]:
-    routing = opts.routing or REWARD_DEFAULTS["routing"]
-    categories = {routing_key(k) for k in routing.get("category", {})}
-    rewards = {routing_key(k) for k in routing.get("reward", {})}
-    judged = {routing_key(k) for k, v in routing.get("reward", {}).items() if v == "judge"}
-    return categories, rewards, judged
 
 
 # ---- images -------------------------------------------------------------------------------------
@@ -330,7 +315,8 @@ class RowBuilder:
         self.opts = opts
         self.source = source
         self.checker = ImageChecker(opts.image_root, opts.image_check, allow_outside_root=opts.allow_outside_root)
-        self.known_categories, self.known_rewards, self.judged_rewards = _routing_tables(opts)
+        routing = routing_values(opts.routing)
+        self.known_categories, self.known_rewards, self.judged_rewards = routing.categories, routing.rewards, routing.judged_rewards
 
     def bad(self, index: int, reason: str, detail: str = "", line: int | None = None) -> BadRowError:
         return BadRowError(index, reason, detail, line, self.source)

@@ -1,4 +1,5 @@
-"""What the verl and EasyR1 adapters share: the sample a row becomes, and one scorer per config."""
+"""What the verl and EasyR1 adapters share: one scorer per config (the sample a row becomes is
+``wethink_verl.rows.sample_from_row``, re-exported here)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Mapping
 
 from ..reward import RewardScorer, build_config
 from ..reward.config import deep_merge, describe_reward_range, reward_range
-from ..reward.packed import unpack_ground_truth
+from ..rows import sample_from_row  # noqa: F401 - re-exported for the adapters
 
 logger = logging.getLogger("wethink_verl.integrations")
 
@@ -56,39 +57,3 @@ def make_judge(cfg: Mapping[str, Any], reward_router_address: str | None):
     from ..judge import build_judge
 
     return build_judge(dict(judge_cfg), reward_router_address=reward_router_address)
-
-
-def sample_from_row(
-    solution_str: str,
-    ground_truth: Any,
-    extra_info: Mapping[str, Any] | None,
-    data_source: str | None = None,
-    image: Any = None,
-) -> dict:
-    """A scorer sample from verl's (solution_str, ground_truth, extra_info) or EasyR1's packed answer."""
-    extra = dict(extra_info or {})
-    packed = unpack_ground_truth(ground_truth) if isinstance(ground_truth, (str, Mapping)) else {"answer": ground_truth}
-    sample = {
-        "response": solution_str,
-        "ground_truth": packed.get("answer"),
-        "data_source": data_source,
-        "image": image,
-    }
-    for field in ("verifier", "verifier_kwargs", "category", "reward", "problem", "image_size"):
-        value = extra.get(field, packed.get(field))
-        if value is not None:
-            sample[field] = value
-    if sample.get("problem") is None and extra.get("question"):
-        sample["problem"] = extra["question"]  # verl's own preprocess scripts call it "question"
-    if sample["image"] is None:
-        sample["image"] = extra.get("image_path") or packed.get("image_path")
-    kwargs = sample.get("verifier_kwargs")
-    if kwargs is not None and not isinstance(kwargs, dict):
-        if isinstance(kwargs, str) and kwargs.strip().startswith("{"):
-            try:
-                sample["verifier_kwargs"] = json.loads(kwargs)  # parquet may store it as JSON text
-            except ValueError:
-                pass
-        elif hasattr(kwargs, "items"):
-            sample["verifier_kwargs"] = dict(kwargs.items())
-    return sample
