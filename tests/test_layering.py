@@ -1,0 +1,51 @@
+"""Import boundaries the layout promises, checked in fresh processes: ``data`` (and each
+``prepare`` worker) loads no verifier, scorer or judge; the row contract loads nothing heavy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+
+def imported_after(statement: str, prefixes: str) -> list[str]:
+    code = f"import json, import_probe; {statement}; print(json.dumps(import_probe.loaded(import_probe.{prefixes})))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=TESTS)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    "module", ["wethink_verl.rows", "wethink_verl.data.schema", "wethink_verl.data.prepare", "wethink_verl.data.workers", "wethink_verl.data.cli"]
+)
+def test_data_loads_no_verifier_scorer_or_judge(module):
+    assert imported_after(f"import {module}", "REWARD_STACK") == []
+    assert imported_after(f"import {module}", "FRAMEWORKS") == []
+
+
+def test_a_prepare_worker_loads_no_verifier(tmp_path):
+    """The worker processes ``prepare --workers N`` starts, after their real initializer ran."""
+    code = (
+        "import json, sys, import_probe\n"
+        "from wethink_verl.data.prepare import _init_worker\n"
+        "from wethink_verl.data.schema import RowOptions\n"
+        "from wethink_verl.data.workers import OrderedPool\n"
+        "if __name__ == '__main__':\n"
+        f"    pool = OrderedPool(2, import_probe.reward_stack_in_worker, _init_worker, (RowOptions(image_root={str(tmp_path)!r}), None))\n"
+        "    try:\n"
+        "        print(json.dumps(list(pool.map([[1], [2]]))))\n"
+        "    finally:\n"
+        "        pool.close(graceful=True)\n"
+    )  # fmt: skip
+    script = tmp_path / "probe_workers.py"
+    script.write_text(code)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=TESTS, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [[], []]
