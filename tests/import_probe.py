@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-# what the reward stack drags in: a module of ours that scores, or a library only scoring needs
-REWARD_STACK = ("wethink_verl.verifiers", "wethink_verl.reward.scorer", "wethink_verl.reward.router", "wethink_verl.judge",
-                "rapidfuzz", "math_verify", "sympy", "pint", "re2")  # fmt: skip
+# what scoring drags in: a module of ours that scores, or a library only scoring needs
+SCORING = ("wethink_verl.verifiers", "wethink_verl.reward.scorer", "wethink_verl.reward.router",
+           "rapidfuzz", "math_verify", "sympy", "pint", "re2")  # fmt: skip
+REWARD_STACK = SCORING + ("wethink_verl.judge",)
 FRAMEWORKS = ("verl", "torch", "ray", "transformers")
 
 

@@ -1,5 +1,6 @@
 """Import boundaries the layout promises, checked in fresh processes: ``data`` (and each
-``prepare`` worker) loads no verifier, scorer or judge; the row contract loads nothing heavy."""
+``prepare`` worker) loads no verifier, scorer or judge; the row contract loads nothing heavy; the
+CLI imports its sub-commands statically and still loads no scorer or framework to start."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def imported_after(statement: str, prefixes: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["wethink_verl.rows", "wethink_verl.data.schema", "wethink_verl.data.prepare", "wethink_verl.data.workers", "wethink_verl.data.cli"]
+    "module", ["wethink_verl.rows", "wethink_verl.data.schema", "wethink_verl.data.prepare", "wethink_verl.data.workers"]
 )
 def test_data_loads_no_verifier_scorer_or_judge(module):
     assert imported_after(f"import {module}", "REWARD_STACK") == []
@@ -49,3 +50,26 @@ def test_a_prepare_worker_loads_no_verifier(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=TESTS, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [[], []]
+
+
+def test_the_cli_starts_without_the_scorer_or_a_framework():
+    statement = "import wethink_verl.cli; wethink_verl.cli.build_parser()"
+    assert imported_after(statement, "SCORING") == []
+    assert imported_after(statement, "FRAMEWORKS") == []
+
+
+def test_a_missing_optional_dependency_stops_only_its_command(tmp_path):
+    """``score --set`` reads values as YAML: without pyyaml it says so (exit 2, no traceback),
+    while a command that needs no YAML still runs."""
+    examples = TESTS.parent / "examples" / "rollouts.jsonl"
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"  # an import of yaml now fails as if it were not installed
+        "from wethink_verl.cli import main\n"
+        f"print('path', main(['easyr1-reward-path']))\n"
+        f"sys.exit(main(['score', '--input', {str(examples)!r}, '--output', {str(tmp_path / 'out.jsonl')!r}, '--set', 'format_weight=0.3', '--quiet']))\n"
+    )  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "path 0" in proc.stdout
+    assert "wethink-verl score: this command needs a missing dependency" in proc.stderr and "yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -93,7 +93,7 @@ def test_easyr1_recipe_uses_only_documented_keys():
 
 def test_easyr1_run_script_paths_exist():
     from wethink_verl.data.prepare import OUTPUT_NAMES
-    from wethink_verl.integrations.easyr1_cli import reward_file
+    from wethink_verl.integrations import easyr1_reward_file as reward_file
 
     script = (EASYR1_RECIPES / "run.sh").read_text()
     assert reward_file().exists()
