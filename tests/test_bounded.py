@@ -28,8 +28,8 @@ from wethink_verl.verifiers.bounded import WorkerPool
 
 BUDGET_S = 2.0
 SLACK_S = 1.5  # a shared 2-core machine: the point is "bounded", not "fast"
-SLEEP = "wethink_verl.verifiers._symbolic:sleep_for"
-ALLOC = "wethink_verl.verifiers._symbolic:allocate_mb"
+SLEEP = "wethink_verl.testing.bounded_jobs:sleep_for"
+ALLOC = "wethink_verl.testing.bounded_jobs:allocate_mb"
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -387,7 +387,7 @@ def test_a_process_exits_promptly_right_after_a_worker_was_replaced(tmp_path):
         import sys
         from wethink_verl.verifiers.bounded import WorkerPool
         pool = WorkerPool(size=1, memory_limit_mb=256)
-        print(pool.call("wethink_verl.verifiers._symbolic:allocate_mb", 900).status, flush=True)
+        print(pool.call("wethink_verl.testing.bounded_jobs:allocate_mb", 900).status, flush=True)
         if sys.argv[1] == "close":
             pool.close()
     """))

@@ -73,3 +73,23 @@ def test_a_missing_optional_dependency_stops_only_its_command(tmp_path):
     assert "path 0" in proc.stdout
     assert "wethink-verl score: this command needs a missing dependency" in proc.stderr and "yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_product_imports_no_harness():
+    """``wethink_verl.testing`` serves tests, benchmarks and the demo; nothing else imports it
+    (its old path ``integrations/verl_batch.py`` re-exports it for callers not yet moved)."""
+    import ast
+
+    package = TESTS.parent / "wethink_verl"
+    users = []
+    for path in package.rglob("*.py"):
+        rel = path.relative_to(package).as_posix()
+        if rel.startswith(("testing/", "demo/")) or rel == "integrations/verl_batch.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            if any(n.startswith("wethink_verl.testing") or n.lstrip(".").startswith("testing") for n in names):
+                users.append(rel)
+    assert users == []

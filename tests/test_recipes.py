@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("verl")
 
-from wethink_verl.integrations.verl_batch import compose_verl_config  # noqa: E402
+from wethink_verl.testing.verl_batch import compose_verl_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VERL_RECIPES = ROOT / "recipes" / "verl"

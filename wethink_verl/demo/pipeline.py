@@ -148,7 +148,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     with stages.stage("score with verl's RewardLoopManager + the wethink manager (Ray local, demo judge on Ray)"):
         import ray
 
-        from ..integrations.verl_batch import compose_verl_config, make_reward_batch, score_with_reward_loop
+        from ..testing.verl_batch import compose_verl_config, make_reward_batch, score_with_reward_loop
 
         # logical CPUs: 2 reward workers + the judge actor must all be schedulable on a 2-core box
         ray.init(num_cpus=max(4, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
