@@ -61,7 +61,7 @@ def main() -> int:
     from grpo_batch import make_rows
 
     from wethink_verl.demo.offline_models import build_qwen_tokenizer
-    from wethink_verl.table import format_table
+    from wethink_verl.text_table import format_table
 
     rows = make_rows(args.prompts, args.rollouts)
     tokenizer_dir = str(build_qwen_tokenizer())

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from .reward.compose import failure_reason
 from .rows import sample_from_score_line
-from .table import format_table
+from .text_table import format_table
 
 CHUNK = 512
 JSON_BLANK = b" \t\r\n"  # JSON's whitespace: a line of only these is blank (U+2028 is not)

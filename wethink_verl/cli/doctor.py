@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 
 from ..integrations.doctor import run_checks
-from ..table import format_table
+from ..text_table import format_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

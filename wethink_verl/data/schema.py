@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..lru import LRU
+from ..lru_cache import LRU
 from ..rows import RECORD_FIELDS, STYLE_MODEL, STYLE_RULE, WETHINK_SYSTEM_PROMPT, pack_ground_truth, routing_key, routing_values  # noqa: F401
 SYSTEM_PROMPT_MODES = ("system", "user", "none")
 # decode: JPEG decoded (at 1/8 scale), PNG chunk CRCs verified to the end, other formats decoded;
@@ -546,7 +546,7 @@ class Stats:
         }
 
     def tables(self, title: str | None = None) -> str:
-        from ..table import format_table
+        from ..text_table import format_table
 
         def counted(counter: Counter, name: str, heading: str) -> str:
             total = sum(counter.values()) or 1

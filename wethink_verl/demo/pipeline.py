@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..table import format_table
+from ..text_table import format_table
 from .output_dir import claim_output_dir, record_outputs
 
 class DemoError(RuntimeError):
