@@ -22,9 +22,11 @@ def imported_after(statement: str, prefixes: str) -> list[str]:
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize(
-    "module", ["wethink_verl.rows", "wethink_verl.data.schema", "wethink_verl.data.prepare", "wethink_verl.data.workers"]
-)
+DATA_MODULES = ["wethink_verl.rows", "wethink_verl.data.schema", "wethink_verl.data.prepare", "wethink_verl.data.row_builder",
+                "wethink_verl.data.workers"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", DATA_MODULES)
 def test_data_loads_no_verifier_scorer_or_judge(module):
     assert imported_after(f"import {module}", "REWARD_STACK") == []
     assert imported_after(f"import {module}", "FRAMEWORKS") == []
@@ -34,8 +36,7 @@ def test_a_prepare_worker_loads_no_verifier(tmp_path):
     """The worker processes ``prepare --workers N`` starts, after their real initializer ran."""
     code = (
         "import json, sys, import_probe\n"
-        "from wethink_verl.data.prepare import _init_worker\n"
-        "from wethink_verl.data.schema import RowOptions\n"
+        "from wethink_verl.data.row_builder import RowOptions, _init_worker\n"
         "from wethink_verl.data.workers import OrderedPool\n"
         "if __name__ == '__main__':\n"
         f"    pool = OrderedPool(2, import_probe.reward_stack_in_worker, _init_worker, (RowOptions(image_root={str(tmp_path)!r}), None))\n"

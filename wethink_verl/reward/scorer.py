@@ -32,7 +32,7 @@ from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
 
-from ..rows import SAMPLE_FIELDS  # noqa: E402 - the sample's fields live with the row contract
+from ..rows import SAMPLE_FIELDS  # noqa: E402,F401 - the sample's fields live with the row contract
 
 
 class JudgeOutcome(Protocol):
