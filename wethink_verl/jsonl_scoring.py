@@ -9,9 +9,11 @@ counted (blank ones as skipped).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .reward.compose import failure_reason
@@ -120,6 +122,89 @@ class ScoreRun:
     def lines(self) -> int:
         return len(self.rows) + len(self.blank)
 
+    def count(self, line: _Line, written: dict, res: dict) -> None:
+        if failure_reason(res):
+            self.errors += 1
+        if line.warning:
+            self.no_answer.append(line.lineno)
+            self.first_warning = self.first_warning or f"line {line.lineno}: {line.warning}"
+        self.rows.append((res["verifier"], str(written.get("category") or "-"), res))
+
+
+@dataclass
+class _Line:
+    """A non-blank input line, parsed: a sample to score, or why it cannot be scored."""
+
+    lineno: int
+    record: Any  # the parsed JSON (or the start of the raw text, when it is none)
+    sample: dict | None = None
+    error: str | None = None
+    warning: str | None = None
+
+
+async def score_jsonl(scorer, instream, out, *, answer_only: bool = False, concurrency: int = 64, progress: bool = True) -> ScoreRun:
+    """Score every line of ``instream`` (bytes) into ``out`` (bytes), in input order, CHUNK lines
+    at a time; returns what the run counted."""
+    from tqdm import tqdm
+
+    run = ScoreRun()
+    bar = tqdm(desc="scoring", unit="resp", file=sys.stderr, disable=not progress)
+    lines = _parsed_lines(instream, answer_only, run.blank)
+    try:
+        while chunk := list(itertools.islice(lines, CHUNK)):
+            results = await _score_chunk(scorer, chunk, concurrency)
+            for line, res in zip(chunk, results):
+                written, res = _write_line(out, line, res)
+                run.count(line, written, res)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    return run
+
+
+def _parsed_lines(instream, answer_only: bool, blank: list[int]) -> Iterator[_Line]:
+    """Every non-blank line, parsed; blank lines are numbered into ``blank``."""
+    for lineno, line in _read_lines(instream):
+        if isinstance(line, _BlankLine):
+            blank.append(lineno)
+        else:
+            yield _parse_line(lineno, line, answer_only)
+
+
+def _parse_line(lineno: int, line: str, answer_only: bool) -> _Line:
+    if isinstance(line, _BadLine):
+        return _Line(lineno, None, error=str(line))
+    try:
+        record = json.loads(line)
+    except ValueError as e:
+        return _Line(lineno, line.rstrip("\r\n")[:200], error=f"invalid JSON: {e}")
+    why = _lone_surrogate(line, record)
+    if why:
+        return _Line(lineno, _without_surrogates(record), error=why)
+    try:
+        sample, warning = sample_from_score_line(record, answer_only)
+    except ValueError as e:
+        return _Line(lineno, record, error=str(e))
+    return _Line(lineno, record, sample, warning=warning)
+
+
+async def _score_chunk(scorer, chunk: list[_Line], concurrency: int) -> list[dict]:
+    """Each line's result: the scorer's, or an error result for a line that could not be parsed."""
+    scored = iter(await scorer.ascore_many([line.sample for line in chunk if line.sample is not None], concurrency=concurrency))
+    return [next(scored) if line.sample is not None else _error_result(line.lineno, line.error) for line in chunk]
+
+
+def _write_line(out, line: _Line, res: dict) -> tuple[dict, dict]:
+    """Write the input plus its result; returns (the input as written, the result as written)."""
+    base = line.record if isinstance(line.record, dict) else {"line": line.lineno, "input": line.record}
+    try:
+        data = encode_line(_output_line(base, res, line.warning))
+    except UnicodeEncodeError as e:  # encoding is part of the line's isolation
+        base, res = _without_surrogates(base), _error_result(line.lineno, f"output not encodable as UTF-8: {e.reason}")
+        data = encode_line(_output_line(base, res, line.warning))
+    out.write(data)
+    return base, res
+
 
 def _error_result(lineno: int, why: str) -> dict:
     return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": f"line {lineno}: {why}", "error": 1}
@@ -130,65 +215,3 @@ def _output_line(base: Any, res: dict, warning: str | None) -> dict:
     merged.update(score=res["score"], accuracy=res["accuracy"], format=res["format"], verifier=res["verifier"],
                   reason=res.get("reason"), error=failure_reason(res), warning=warning)  # fmt: skip
     return merged
-
-
-async def score_jsonl(scorer, instream, out, *, answer_only: bool = False, concurrency: int = 64, progress: bool = True) -> ScoreRun:
-    from tqdm import tqdm
-
-    run = ScoreRun()
-    bar = tqdm(desc="scoring", unit="resp", file=sys.stderr, disable=not progress)
-    batch: list[tuple[int, Any, dict | None, str | None, str | None]] = []  # (line, record, sample, error, warning)
-
-    async def flush():
-        todo = [(i, item[2]) for i, item in enumerate(batch) if item[2] is not None]
-        results = await scorer.ascore_many([s for _, s in todo], concurrency=concurrency)
-        by_index = dict(zip((i for i, _ in todo), results))
-        for i, (lineno, record, _sample, parse_error, warning) in enumerate(batch):
-            base = record if isinstance(record, dict) else {"line": lineno, "input": record}
-            res = _error_result(lineno, parse_error) if parse_error is not None else by_index[i]
-            try:
-                data = encode_line(_output_line(base, res, warning))
-            except UnicodeEncodeError as e:  # encoding is part of the line's isolation
-                base, res = _without_surrogates(base), _error_result(lineno, f"output not encodable as UTF-8: {e.reason}")
-                data = encode_line(_output_line(base, res, warning))
-            out.write(data)
-            if failure_reason(res):
-                run.errors += 1
-            if warning:
-                run.no_answer.append(lineno)
-                run.first_warning = run.first_warning or f"line {lineno}: {warning}"
-            category = str(base.get("category") or "-")
-            run.rows.append((res["verifier"], category, res))
-        bar.update(len(batch))
-        batch.clear()
-
-    try:
-        for lineno, line in _read_lines(instream):
-            if isinstance(line, _BlankLine):
-                run.blank.append(lineno)
-                continue
-            batch.append(_parse_line(lineno, line, answer_only))
-            if len(batch) >= CHUNK:
-                await flush()
-        if batch:
-            await flush()
-    finally:
-        bar.close()
-    return run
-
-
-def _parse_line(lineno: int, line: str, answer_only_flag: bool) -> tuple[int, Any, dict | None, str | None, str | None]:
-    if isinstance(line, _BadLine):
-        return lineno, None, None, str(line), None
-    try:
-        record = json.loads(line)
-    except ValueError as e:
-        return lineno, line.rstrip("\r\n")[:200], None, f"invalid JSON: {e}", None
-    why = _lone_surrogate(line, record)
-    if why:
-        return lineno, _without_surrogates(record), None, why, None
-    try:
-        sample, warning = sample_from_score_line(record, answer_only_flag)
-    except ValueError as e:
-        return lineno, record, None, str(e), None
-    return lineno, record, sample, None, warning
