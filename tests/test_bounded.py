@@ -9,7 +9,6 @@ or a process; a memory blow-up is a counted status, not a crash.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -171,13 +170,6 @@ def test_pool_works_from_a_script_without_a_main_guard(tmp_path):
 
 
 # ---- the same pathological cases in every calling context --------------------------------------
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    s = RewardScorer({})
-    bounded.get_pool().warm_up()
-    return s
 
 
 @pytest.fixture(scope="module")
