@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    # The set is published: from here a Ctrl-C could only kill the exit (Python's finalizer puts
+    # SIGINT back to SIG_DFL, and the process would die by the signal after a complete run).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     print(result.summary)
     print(f"\nwrote {', '.join(sorted(result.files.values()))}")
     return 0

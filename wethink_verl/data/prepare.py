@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 
+from ..procs import sigint_ignored
 from . import publish
 from .bad_rows import BadRowError
 from .output_rows import output_row
@@ -152,7 +153,8 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         result = PrepareResult(stats, {n: os.path.join(out_dir, n) for n in names}, time.perf_counter() - started)
         _write_summaries(cfg, opts, result, staging)
         stale = [n for n in _output_names(cfg.format, True) if n not in names]  # a val file an earlier run left
-        warning = publish.publish(out_dir, staging, names, stale)
+        with sigint_ignored():  # a Ctrl-C now would leave a published set reported as "nothing written"
+            warning = publish.publish(out_dir, staging, names, stale)
         if warning:
             result.summary += f"\n\nwarning: {warning}"
         return result
