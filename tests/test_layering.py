@@ -107,6 +107,8 @@ def test_the_product_imports_no_harness():
         ("wethink_verl.reward.scorer", "wethink_verl.rows", ["SAMPLE_FIELDS"]),
         ("wethink_verl.lru", "wethink_verl.lru_cache", ["LRU"]),
         ("wethink_verl.table", "wethink_verl.text_table", ["format_table"]),
+        ("wethink_verl.offline", "wethink_verl.cli.score", ["run", "add_parser", "build_scorer_config", "parse_overrides", "UsageError"]),
+        ("wethink_verl.offline", "wethink_verl.jsonl_scoring", ["encode_line"]),
         ("wethink_verl.data.prepare", "wethink_verl.data.readers", ["InputError", "iter_records", "count_records"]),
         ("wethink_verl.data.schema", "wethink_verl.data.row_builder", ["RowBuilder", "RowOptions", "CleanRow"]),
     ],
