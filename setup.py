@@ -39,8 +39,10 @@ setup(
         "verl": ["verl>=0.9,<0.10", "qwen-vl-utils", "TransferQueue>=0.1.10,<0.2", "cachetools", "fastapi", "uvicorn"],
         "demo": ["matplotlib"],
         # cachetools/fastapi/uvicorn: imported by verl's legacy trainer module, whose static
-        # RayPPOTrainer._write_generations writes the rollout dumps the report tests read
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "cachetools", "fastapi", "uvicorn"],
+        # RayPPOTrainer._write_generations writes the rollout dumps the report tests read;
+        # psutil: the bounded-pool tests watch worker processes; jinja2: the prepare tests render
+        # EasyR1's format_prompt template
+        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "cachetools", "fastapi", "uvicorn", "psutil", "jinja2"],
     },
     entry_points={
         "console_scripts": ["wethink-verl=wethink_verl.cli:main"],

@@ -418,7 +418,7 @@ def judge_faults() -> list[list]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from wethink_verl.table import format_table
+    from wethink_verl.text_table import format_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000, help="bounded calls under load (half from threads, half from asyncio)")

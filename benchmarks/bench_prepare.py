@@ -127,7 +127,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from wethink_verl.data.synthetic import write_synthetic_wethink
-    from wethink_verl.table import format_table
+    from wethink_verl.text_table import format_table
 
     work = args.work_dir or tempfile.mkdtemp(prefix="bench_prepare_")
     # verl's parquet loading caches an Arrow copy: keep it with the generated data, not in ~/.cache

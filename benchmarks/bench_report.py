@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from wethink_verl.table import format_table  # noqa: E402
+from wethink_verl.text_table import format_table  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "rollouts.jsonl"
 PANDAS_PEER = """
@@ -45,7 +45,7 @@ def response_pool() -> list[tuple[str, dict]]:
     """(response, extra_info) pairs scored once by our scorer: the examples plus hacks."""
     import json
 
-    from wethink_verl.integrations.common import sample_from_row
+    from wethink_verl.rows import sample_from_row
     from wethink_verl.reward import RewardScorer, extra_info
 
     scorer = RewardScorer({"bounded": {"workers": 1}})

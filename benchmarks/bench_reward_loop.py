@@ -28,7 +28,7 @@ def _run(label: str, overrides: list[str], rows: list[dict], tokenizer_dir: str,
     from transformers import AutoTokenizer
     from verl.experimental.reward_loop.reward_loop import RewardLoopManager
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config, make_reward_batch, shutdown_reward_loop
+    from wethink_verl.testing.verl_batch import compose_verl_config, make_reward_batch, shutdown_reward_loop
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     cfg = compose_verl_config([f"actor_rollout_ref.model.path={tokenizer_dir}", f"reward.num_workers={num_workers}", *overrides])
@@ -61,7 +61,7 @@ def main() -> int:
     from grpo_batch import make_rows
 
     from wethink_verl.demo.offline_models import build_qwen_tokenizer
-    from wethink_verl.table import format_table
+    from wethink_verl.text_table import format_table
 
     rows = make_rows(args.prompts, args.rollouts)
     tokenizer_dir = str(build_qwen_tokenizer())

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from wethink_verl.table import format_table
+from wethink_verl.text_table import format_table
 
 # ---- the mix -------------------------------------------------------------------------------------
 

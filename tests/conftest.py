@@ -73,3 +73,14 @@ def vllm_server(tiny_lm_dir):
     finally:
         server.stop()
     assert server.proc.poll() is not None
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    """A RewardScorer with the default config, the default verifier pool warm (one per test module)."""
+    from wethink_verl.reward import RewardScorer
+    from wethink_verl.verifiers import bounded
+
+    s = RewardScorer({})
+    bounded.get_pool().warm_up()
+    return s

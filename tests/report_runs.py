@@ -53,7 +53,7 @@ def step_rows(step: int, hack_from: int, rng: random.Random, copies: int = 4) ->
 def score_and_dump(tokenizer, rows: list[dict], step: int, dump_dir: Path, extra_info: bool = True) -> None:
     from verl.trainer.ppo.ray_trainer import RayPPOTrainer
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config, make_reward_batch
+    from wethink_verl.testing.verl_batch import compose_verl_config, make_reward_batch
     from wethink_verl.integrations.verl_manager import WeThinkRewardManager
 
     data = make_reward_batch(tokenizer, rows)

@@ -9,7 +9,6 @@ or a process; a memory blow-up is a counted status, not a crash.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -28,8 +27,8 @@ from wethink_verl.verifiers.bounded import WorkerPool
 
 BUDGET_S = 2.0
 SLACK_S = 1.5  # a shared 2-core machine: the point is "bounded", not "fast"
-SLEEP = "wethink_verl.verifiers._symbolic:sleep_for"
-ALLOC = "wethink_verl.verifiers._symbolic:allocate_mb"
+SLEEP = "wethink_verl.testing.bounded_jobs:sleep_for"
+ALLOC = "wethink_verl.testing.bounded_jobs:allocate_mb"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -171,13 +170,6 @@ def test_pool_works_from_a_script_without_a_main_guard(tmp_path):
 
 
 # ---- the same pathological cases in every calling context --------------------------------------
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    s = RewardScorer({})
-    bounded.get_pool().warm_up()
-    return s
 
 
 @pytest.fixture(scope="module")

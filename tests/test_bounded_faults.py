@@ -361,8 +361,9 @@ UNSCORABLE = {
 def test_a_row_that_cannot_be_scored_is_flagged_logged_and_explained(case, caplog):
     """Through verl's compute_score (what a verl user plugs in): error=1 next to timed_out, a
     WARNING with the running count, and the reason in the scorer's result."""
-    from wethink_verl.integrations.common import get_scorer, sample_from_row
+    from wethink_verl.integrations.scorers import get_scorer
     from wethink_verl.integrations.verl import compute_score
+    from wethink_verl.rows import sample_from_row
 
     sample = UNSCORABLE[case]
     extra = {k: sample[k] for k in ("verifier", "verifier_kwargs") if k in sample}
@@ -387,7 +388,7 @@ def test_a_process_exits_promptly_right_after_a_worker_was_replaced(tmp_path):
         import sys
         from wethink_verl.verifiers.bounded import WorkerPool
         pool = WorkerPool(size=1, memory_limit_mb=256)
-        print(pool.call("wethink_verl.verifiers._symbolic:allocate_mb", 900).status, flush=True)
+        print(pool.call("wethink_verl.testing.bounded_jobs:allocate_mb", 900).status, flush=True)
         if sys.argv[1] == "close":
             pool.close()
     """))

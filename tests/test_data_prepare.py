@@ -17,15 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from wethink_verl.data.prepare import (
-    InputError,
-    OutputExistsError,
-    PrepareConfig,
-    _iter_json_array,
-    count_records,
-    iter_records,
-    prepare,
-)
+from wethink_verl.data.prepare import InputError, OutputExistsError, PrepareConfig, count_records, iter_records, prepare
+from wethink_verl.data.readers import _iter_json_array
 from wethink_verl.data.schema import (
     BadRowError,
     Reason,

@@ -1,5 +1,8 @@
-"""One test per failure in ../shared/notes/reward-pitfalls.md, through the RewardScorer end to end:
-wethink_verl breaks in none of the ways the peers' reward code broke."""
+"""One test per way other projects' reward code broke, through the RewardScorer end to end:
+math-verify off the main thread (a silent 0), power towers that hang, abandoned futures that eat
+the worker pool, catastrophic format regexes, newlines / repeated blocks / a pre-filled <think>,
+unreadable answers guessed, known hacks paid, the gold-first asymmetry, extra_info keys that differ
+between samples, one scorer shared by threads. wethink_verl breaks in none of these ways."""
 
 from __future__ import annotations
 
@@ -13,13 +16,6 @@ from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer, extra_info
 from wethink_verl.verifiers import bounded
 
 SLACK_S = 1.5
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    s = RewardScorer({})
-    bounded.get_pool().warm_up()
-    return s
 
 
 def sample(answer_block: str, gold, verifier=None, **kw) -> dict:

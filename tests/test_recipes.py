@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("verl")
 
-from wethink_verl.integrations.verl_batch import compose_verl_config  # noqa: E402
+from wethink_verl.testing.verl_batch import compose_verl_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VERL_RECIPES = ROOT / "recipes" / "verl"
@@ -93,7 +93,7 @@ def test_easyr1_recipe_uses_only_documented_keys():
 
 def test_easyr1_run_script_paths_exist():
     from wethink_verl.data.prepare import OUTPUT_NAMES
-    from wethink_verl.integrations.easyr1_cli import reward_file
+    from wethink_verl.integrations import easyr1_reward_file as reward_file
 
     script = (EASYR1_RECIPES / "run.sh").read_text()
     assert reward_file().exists()

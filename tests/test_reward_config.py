@@ -89,7 +89,7 @@ def test_verl_manager_refuses_a_bad_reward_kwargs_at_construction(qwen_tokenizer
     pytest.importorskip("verl")
     from transformers import AutoTokenizer
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config
+    from wethink_verl.testing.verl_batch import compose_verl_config
     from wethink_verl.integrations.verl_manager import WeThinkRewardManager
 
     tok = AutoTokenizer.from_pretrained(qwen_tokenizer_dir)

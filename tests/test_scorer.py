@@ -35,13 +35,6 @@ def example_samples() -> list[dict]:
     return out
 
 
-@pytest.fixture(scope="module")
-def scorer():
-    s = RewardScorer({})
-    bounded.get_pool().warm_up()
-    return s
-
-
 # ---- weights -------------------------------------------------------------------------------------
 
 

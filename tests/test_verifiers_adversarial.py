@@ -16,10 +16,10 @@ from wethink_verl.reward.router import infer_verifier
 from wethink_verl.verifiers import check_format, extract_answer
 from wethink_verl.verifiers.choice import parse_choices, verify_choice
 from wethink_verl.verifiers.iou import verify_iou
-from wethink_verl.verifiers._costly import too_costly
+from wethink_verl.verifiers._math_screen import too_costly
 from wethink_verl.verifiers._mathtext import final_answer, hedge, is_prose, to_latex
 from wethink_verl.verifiers._units import split_unit
-from wethink_verl.verifiers._numeric import numeric_compare, structured_compare
+from wethink_verl.verifiers._math_fast import numeric_compare, structured_compare
 from wethink_verl.verifiers.math import canonical, quick_compare, verify_math
 from wethink_verl.verifiers.number import verify_number
 from wethink_verl.verifiers.text import verify_text

@@ -14,7 +14,7 @@ pytest.importorskip("verl")
 
 from verl_rows import example_rows, expected  # noqa: E402
 
-from wethink_verl.integrations.verl_batch import compose_verl_config, make_reward_batch  # noqa: E402
+from wethink_verl.testing.verl_batch import compose_verl_config, make_reward_batch  # noqa: E402
 from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
 
 PROBE = (

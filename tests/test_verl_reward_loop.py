@@ -9,7 +9,7 @@ pytest.importorskip("verl")
 
 from verl_rows import example_rows, expected  # noqa: E402  (tests dir is on sys.path: conftest.py)
 
-from wethink_verl.integrations.verl_batch import (  # noqa: E402
+from wethink_verl.testing.verl_batch import (  # noqa: E402
     compose_verl_config,
     last_token_scores,
     make_reward_batch,

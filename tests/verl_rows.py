@@ -43,7 +43,7 @@ def expected(row: dict, accuracy_weight: float = 0.7, format_weight: float = 0.3
     """(accuracy, format, score): the label, or for unlabelled rows what the offline scorer says."""
     acc, fmt = row["expect"].get("accuracy"), row["expect"].get("format")
     if acc is None:
-        from wethink_verl.integrations.common import sample_from_row
+        from wethink_verl.rows import sample_from_row
         from wethink_verl.reward import RewardScorer
 
         res = RewardScorer({"accuracy_weight": accuracy_weight, "format_weight": format_weight}).score(

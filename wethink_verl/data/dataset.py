@@ -5,7 +5,7 @@
     +data.wethink.image_root=/data/llava-cot        # the LLaVA-CoT unzip root
 
 A subclass of verl's ``RLHFDataset``: rows are built by the same code as ``wethink-verl prepare
---format verl`` (``schema.RowBuilder`` + ``schema.verl_row``), so everything downstream —
+--format verl`` (``row_builder.RowBuilder`` + ``output_rows.verl_row``), so everything downstream —
 ``_build_messages``, ``filter_overlong_prompts``/``max_prompt_length``, ``collate_fn``, the
 AgentLoop's ``process_multi_modal_info`` — is verl's own. Images stay paths until the AgentLoop
 opens them. ``.parquet`` files (``prepare`` output) are read as verl reads them, so train and
@@ -44,8 +44,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
-from .prepare import build_rows, iter_records, verl_arrow_schema
-from .schema import BadRowError, RowOptions, Stats, verl_row
+from .bad_rows import BadRowError
+from .output_rows import verl_row
+from .readers import iter_records
+from .row_builder import RowOptions, build_rows
+from .stats import Stats
+from .writers import verl_arrow_schema
 
 logger = logging.getLogger(__name__)
 

@@ -231,14 +231,8 @@ def write_synthetic_wethink(
     """
     if fmt not in ("jsonl", "json"):
         raise ValueError("fmt must be 'jsonl' or 'json'")
-    if bad_rows is True:
-        kinds = [k for k in BAD_ROW_KINDS if not (fmt == "json" and k == "invalid json")]
-    else:
-        kinds = list(bad_rows or [])
-    if fmt == "json" and "invalid json" in kinds:
-        raise ValueError("'invalid json' rows only exist in JSONL (a broken JSON array cannot be read past them)")
+    kinds = _bad_kinds(bad_rows, fmt)
     bad_at = {i: k for k, i in bad_row_positions(n_rows, kinds).items()} if kinds else {}
-
     out_dir = os.fspath(out_dir)
     image_root = os.path.join(out_dir, "images")
     os.makedirs(image_root, exist_ok=True)
@@ -246,54 +240,75 @@ def write_synthetic_wethink(
     records_path = os.path.join(out_dir, "records.jsonl" if fmt == "jsonl" else "records.json")
     tmp = records_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        if fmt == "json":
-            f.write("[\n")
+        f.write("[\n" if fmt == "json" else "")
         scene, rel = None, None
         for i in range(n_rows):
             if i % rows_per_image == 0 or scene is None:
                 kind = ("chart", "shapes", "sign")[(i // rows_per_image) % 3]
-                draw, folder, ext = _SCENES[kind]
-                im, scene = draw(rng, image_size)
-                rel = f"{folder}/wt_{seed}_{i:06d}.{ext}"
-                path = os.path.join(image_root, rel)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                if ext == "jpg":
-                    im.save(path, quality=90)
-                else:
-                    im.save(path)
+                scene, rel = _write_image(rng, kind, image_root, f"wt_{seed}_{i:06d}", image_size)
             rec = _quirks(i, _question(rng, scene))
             rec["image_path"] = rel
-            bad = bad_at.get(i)
-            text = None
-            if bad == "missing image":
-                rec["image_path"] = f"chartqa/train/png/missing_{i:06d}.png"
-            elif bad == "truncated image":
-                rel_bad = f"broken/truncated_{i:06d}.jpg"
-                path = os.path.join(image_root, rel_bad)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                from PIL import Image
-
-                noise = random.Random(i).randbytes(128 * 96 * 3)
-                Image.frombytes("RGB", (128, 96), noise).save(path, quality=95)
-                with open(path, "r+b") as g:  # an interrupted download: headers intact, scan data cut
-                    g.truncate(os.path.getsize(path) * 3 // 5)
-                rec["image_path"] = rel_bad
-            elif bad == "empty problem":
-                rec["problem"] = "   \n "
-            elif bad == "missing answer":
-                rec.pop("answer")
-            elif bad == "empty answer":
-                rec["answer"] = "<answer> </answer>"
-            elif bad == "unknown category":
-                rec["category"] = "essay"
-            elif bad == "invalid json":
-                text = '{"problem": "What is shown?", "answer": "a ca'
-            line = text if text is not None else json.dumps(rec, ensure_ascii=False)
+            line = _spoil(rec, bad_at.get(i), i, image_root) if i in bad_at else json.dumps(rec, ensure_ascii=False)
             if fmt == "json":
                 f.write(("" if i == 0 else ",\n") + line)
             else:
                 f.write(line + "\n")
-        if fmt == "json":
-            f.write("\n]\n")
+        f.write("\n]\n" if fmt == "json" else "")
     os.replace(tmp, records_path)
     return records_path, image_root
+
+
+def _bad_kinds(bad_rows: bool | Iterable[str], fmt: str) -> list[str]:
+    if bad_rows is True:
+        kinds = [k for k in BAD_ROW_KINDS if not (fmt == "json" and k == "invalid json")]
+    else:
+        kinds = list(bad_rows or [])
+    if fmt == "json" and "invalid json" in kinds:
+        raise ValueError("'invalid json' rows only exist in JSONL (a broken JSON array cannot be read past them)")
+    return kinds
+
+
+def _write_image(rng: random.Random, kind: str, image_root: str, stem: str, image_size: tuple[int, int]) -> tuple[dict, str]:
+    """(the scene drawn, its path relative to the image root)."""
+    draw, folder, ext = _SCENES[kind]
+    im, scene = draw(rng, image_size)
+    rel = f"{folder}/{stem}.{ext}"
+    path = os.path.join(image_root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if ext == "jpg":
+        im.save(path, quality=90)
+    else:
+        im.save(path)
+    return scene, rel
+
+
+def _spoil(rec: dict, bad: str, i: int, image_root: str) -> str:
+    """The JSON line of ``rec`` made a bad row of kind ``bad``."""
+    if bad == "missing image":
+        rec["image_path"] = f"chartqa/train/png/missing_{i:06d}.png"
+    elif bad == "truncated image":
+        rec["image_path"] = _write_truncated_jpeg(image_root, f"broken/truncated_{i:06d}.jpg", seed=i)
+    elif bad == "empty problem":
+        rec["problem"] = "   \n "
+    elif bad == "missing answer":
+        rec.pop("answer")
+    elif bad == "empty answer":
+        rec["answer"] = "<answer> </answer>"
+    elif bad == "unknown category":
+        rec["category"] = "essay"
+    elif bad == "invalid json":
+        return '{"problem": "What is shown?", "answer": "a ca'
+    return json.dumps(rec, ensure_ascii=False)
+
+
+def _write_truncated_jpeg(image_root: str, rel: str, seed: int) -> str:
+    """An interrupted download: headers intact, scan data cut."""
+    from PIL import Image
+
+    path = os.path.join(image_root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    noise = random.Random(seed).randbytes(128 * 96 * 3)
+    Image.frombytes("RGB", (128, 96), noise).save(path, quality=95)
+    with open(path, "r+b") as g:
+        g.truncate(os.path.getsize(path) * 3 // 5)
+    return rel

@@ -89,42 +89,65 @@ def plot(rows: Sequence[dict], path: str | Path, weights: tuple[float, float], t
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    wa, wf = weights
-    n = len(rows)
-    ys = list(range(n))[::-1]  # first row on top
+    ys = list(range(len(rows)))[::-1]  # first row on top
     notes = [line for note in notes for line in textwrap.wrap(note, 190)]
     top_in, bottom_in = 1.1, 0.75 + 0.2 * len(notes)  # title + headline; axis label + notes
-    height = top_in + bottom_in + 0.42 * n
+    height = top_in + bottom_in + 0.42 * len(rows)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, height), sharey=True, gridspec_kw={"width_ratios": [3, 2], "wspace": 0.04})
     fig.subplots_adjust(left=0.25, right=0.985, top=1 - top_in / height, bottom=bottom_in / height)
     for y, row in zip(ys, rows):
-        acc, fmt = wa * row["accuracy"], wf * row["format"]
-        judged = row["judge_used"] > 0
-        edge = dict(edgecolor=JUDGE_EDGE, linewidth=1.6, hatch="//") if judged else {}
-        ax.barh(y, acc, color=ACC_COLOR, height=0.7, **edge)
-        ax.barh(y, fmt, left=acc, color=FMT_COLOR, height=0.7)
-        total = acc + fmt
-        if total == 0:  # a zero bar is still a visible mark
-            ax.plot([0], [y], marker="|", markersize=14, color="#c0392b", markeredgewidth=2)
-        who = " (judge)" if judged else ""
-        label = f"{total:.2f} = {acc:.2f} acc{who} + {fmt:.2f} fmt"
-        alarm = total == 0 or (judged and row["kind"] == "hack" and acc > 0)
-        if total == 0:
-            label += "   ← nothing read: 0"
-        elif alarm:
-            label += "\n← the judge PAID injection text"
-        ax.text(total + 0.015, y, label, va="center", fontsize=9, color="#c0392b" if alarm else "#222")
-        adv = row["advantage"]
-        ax2.barh(y, adv, color="#2a9d4a" if adv >= 0 else "#c0392b", height=0.7)
-        ax2.text(adv + (0.04 if adv >= 0 else -0.04), y, f"{adv:+.2f}", va="center", ha="left" if adv >= 0 else "right", fontsize=9)
+        _reward_bar(ax, y, row, weights)
+        _advantage_bar(ax2, y, row["advantage"])
+    _rules_between_kinds((ax, ax2), ys, rows)
+    _reward_axis(ax, ys, rows, weights, judge_on)
+    _advantage_axis(ax2, rows)
+    fig.text(0.01, 1 - 0.12 / height, title, fontsize=13, va="top", ha="left", weight="bold")
+    paid = "PAID" in headline_text
+    fig.text(0.01, 1 - 0.45 / height, headline_text, fontsize=11.5, va="top", ha="left", color="#c0392b" if paid else "#1e7a3a")
+    fig.text(0.01, 0.08 / height, "\n".join(notes), fontsize=9, va="bottom", ha="left", color="#333", linespacing=1.4)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _reward_bar(ax, y: float, row: dict, weights: tuple[float, float]) -> None:
+    """The accuracy and format parts of one row's mean reward, labelled; an alarm in red."""
+    acc, fmt = weights[0] * row["accuracy"], weights[1] * row["format"]
+    judged = row["judge_used"] > 0
+    edge = dict(edgecolor=JUDGE_EDGE, linewidth=1.6, hatch="//") if judged else {}
+    ax.barh(y, acc, color=ACC_COLOR, height=0.7, **edge)
+    ax.barh(y, fmt, left=acc, color=FMT_COLOR, height=0.7)
+    total = acc + fmt
+    if total == 0:  # a zero bar is still a visible mark
+        ax.plot([0], [y], marker="|", markersize=14, color="#c0392b", markeredgewidth=2)
+    who = " (judge)" if judged else ""
+    label = f"{total:.2f} = {acc:.2f} acc{who} + {fmt:.2f} fmt"
+    alarm = total == 0 or (judged and row["kind"] == "hack" and acc > 0)
+    if total == 0:
+        label += "   ← nothing read: 0"
+    elif alarm:
+        label += "\n← the judge PAID injection text"
+    ax.text(total + 0.015, y, label, va="center", fontsize=9, color="#c0392b" if alarm else "#222")
+
+
+def _advantage_bar(ax, y: float, adv: float) -> None:
+    ax.barh(y, adv, color="#2a9d4a" if adv >= 0 else "#c0392b", height=0.7)
+    ax.text(adv + (0.04 if adv >= 0 else -0.04), y, f"{adv:+.2f}", va="center", ha="left" if adv >= 0 else "right", fontsize=9)
+
+
+def _rules_between_kinds(axes, ys: Sequence[float], rows: Sequence[dict]) -> None:
     previous = None
-    for y, row in zip(ys, rows):  # a rule between rollout kinds
+    for y, row in zip(ys, rows):
         if previous is not None and row["kind"] != previous:
-            for a in (ax, ax2):
+            for a in axes:
                 a.axhline(y + 0.5, color="#999", linewidth=0.8)
         previous = row["kind"]
+
+
+def _reward_axis(ax, ys: Sequence[float], rows: Sequence[dict], weights: tuple[float, float], judge_on: bool) -> None:
+    from matplotlib.patches import Patch
+
+    wa, wf = weights
     ax.set_yticks(ys)
     ax.set_yticklabels([_row_label(r, judge_on) for r in rows], fontsize=10)
     for tick, row in zip(ax.get_yticklabels(), rows):
@@ -139,18 +162,15 @@ def plot(rows: Sequence[dict], path: str | Path, weights: tuple[float, float], t
     if any(r["judge_used"] for r in rows):
         handles.append(Patch(facecolor=ACC_COLOR, edgecolor=JUDGE_EDGE, hatch="//", label="accuracy decided by the judge"))
     ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(handles), fontsize=9, frameon=False)
+
+
+def _advantage_axis(ax, rows: Sequence[dict]) -> None:
     lim = max(1.0, max(abs(r["advantage"]) for r in rows) * 1.35)
-    ax2.set_xlim(-lim, lim)
-    ax2.axvline(0, color="black", linewidth=0.8)
-    ax2.set_xlabel("mean GRPO advantage (vs the prompt's other rollouts)")
-    ax2.grid(axis="x", color="#eee")
-    ax2.set_axisbelow(True)
-    fig.text(0.01, 1 - 0.12 / height, title, fontsize=13, va="top", ha="left", weight="bold")
-    paid = "PAID" in headline_text
-    fig.text(0.01, 1 - 0.45 / height, headline_text, fontsize=11.5, va="top", ha="left", color="#c0392b" if paid else "#1e7a3a")
-    fig.text(0.01, 0.08 / height, "\n".join(notes), fontsize=9, va="bottom", ha="left", color="#333", linespacing=1.4)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    ax.set_xlim(-lim, lim)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("mean GRPO advantage (vs the prompt's other rollouts)")
+    ax.grid(axis="x", color="#eee")
+    ax.set_axisbelow(True)
 
 
 def plot_demo(samples: Sequence[dict], path: str | Path, weights: tuple[float, float], judge: dict[str, Any]) -> dict:

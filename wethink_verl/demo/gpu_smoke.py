@@ -103,7 +103,7 @@ def parse_console_log(text: str) -> list[dict]:
 
 
 def report(log_path: str) -> int:
-    from ..table import format_table
+    from ..text_table import format_table
 
     steps = parse_console_log(Path(log_path).read_text(encoding="utf-8", errors="replace"))
     if not steps:

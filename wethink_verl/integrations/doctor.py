@@ -1,4 +1,4 @@
-"""``wethink-verl doctor``: what the host framework is and whether the plugin really works.
+"""The checks of ``wethink-verl doctor``: what the host framework is and whether the plugin really works.
 
 verl swallows a failing ``verl.plugins`` entry point at DEBUG level (the symptom is a later
 "Unknown reward manager: wethink"), so this checks registration in a fresh process and, if it
@@ -7,7 +7,6 @@ failed, imports the plugin directly to show the real exception.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import json
@@ -15,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass
@@ -60,7 +59,7 @@ def host_framework() -> Check:
         ok = version.startswith("0.9") or version.startswith("0.10")
         return Check("host framework", "OK" if ok else "WARN", f"verl {version}" + ("" if ok else " (tested on 0.9.x)"))
     if _has_module("verl.workers.reward.function"):
-        from .easyr1_cli import reward_file
+        from . import easyr1_reward_file as reward_file
 
         return Check("host framework", "OK", f"EasyR1 (verl {version}); reward file: {reward_file()}:compute_score")
     return Check("host framework", "FAIL", f"verl {version} has no reward loop (need >= 0.7.1) and is not EasyR1")
@@ -126,7 +125,7 @@ def easyr1_omegaconf() -> Check:
 
 def easyr1_reward_file() -> Check:
     """Our reward file loaded the way EasyR1 loads it, scoring one sample."""
-    from .easyr1_cli import reward_file
+    from . import easyr1_reward_file as reward_file
 
     path = reward_file()
     try:
@@ -255,22 +254,3 @@ def run_checks(judge_url: str | None = None, judge_model: str | None = None) -> 
     if judge_url:
         checks.append(judge_endpoint(judge_url, judge_model))
     return checks
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="check the host framework, plugin registration and dependencies")
-    p.add_argument("--judge-url", help="also send one test item to this OpenAI-compatible judge")
-    p.add_argument("--judge-model", help="model name for --judge-url")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from ..table import format_table
-
-    checks = run_checks(args.judge_url, args.judge_model)
-    if args.json:
-        print(json.dumps([asdict(c) for c in checks], indent=2))
-    else:
-        print(format_table(["check", "status", "detail"], [[c.name, c.status, c.detail] for c in checks], title="wethink-verl doctor"))
-    return 1 if any(c.status == "FAIL" for c in checks) else 0

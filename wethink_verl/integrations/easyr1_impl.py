@@ -9,7 +9,8 @@ from typing import Any, Mapping
 
 from ..reward import RESULT_KEYS, extra_info
 from ..reward.compose import TEXT_KEYS
-from .common import config_from_kwargs, get_scorer, sample_from_row
+from ..rows import sample_from_row
+from .scorers import config_from_kwargs, get_scorer
 
 logger = logging.getLogger("wethink_verl.integrations.easyr1")
 

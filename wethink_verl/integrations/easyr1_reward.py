@@ -5,7 +5,7 @@
 
 EasyR1 gives only ``response``, ``response_length`` and ``ground_truth`` (the ``answer`` column).
 Routing metadata travels in that column as the JSON written by ``wethink-verl prepare --format
-easyr1`` (see ``wethink_verl.reward.packed``); a plain answer string still works (routed by its
+easyr1`` (see ``wethink_verl.rows``: the packed ground truth); a plain answer string still works (routed by its
 shape). Every returned dict has the same numeric keys, ``overall`` first; EasyR1 averages each.
 This file is executed as a standalone module, so it imports the package absolutely.
 """

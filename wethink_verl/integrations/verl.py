@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from ..reward.compose import extra_info as _extra_info
-from .common import config_from_kwargs, get_scorer, sample_from_row
+from ..rows import sample_from_row
+from .scorers import config_from_kwargs, get_scorer
 
 logger = logging.getLogger("wethink_verl.integrations.verl")
 

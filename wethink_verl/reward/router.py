@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..rows import routing_key as key
 from ..verifiers import normalize as norm
 from ..verifiers.choice import parse_letters
 from ..verifiers.iou import parse_boxes
@@ -17,14 +18,8 @@ from ..verifiers.yesno import read_polarity
 
 JUDGE = "judge"
 AUTO = "auto"
-_SEP = re.compile(r"[\s_\-/]+")
 _MATHY = re.compile(r"\\[a-zA-Z]+|[\^_{}=]|√|π|\bsqrt\b|\bpi\b|\d\s*[a-z]\b|\b[a-z]\s*[+\-*/]\s*\d")
 _LETTER = re.compile(r"^[\(\[]?[A-J][\)\]]?[.]?$")
-
-
-def key(value: Any) -> str:
-    """Table key: lower case, spaces/-/_// alike."""
-    return _SEP.sub(" ", str(value).strip().lower()).strip()
 
 
 def normalize_routing(routing: Mapping[str, Any]) -> dict:

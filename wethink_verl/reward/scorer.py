@@ -32,10 +32,7 @@ from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
 
-SAMPLE_FIELDS = (
-    "response", "ground_truth", "verifier", "verifier_kwargs", "category", "reward", "problem",
-    "image", "image_size", "data_source", "answer_only",
-)  # fmt: skip
+from ..rows import SAMPLE_FIELDS  # noqa: E402,F401 - the sample's fields live with the row contract
 
 
 class JudgeOutcome(Protocol):

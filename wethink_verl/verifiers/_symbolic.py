@@ -84,16 +84,3 @@ def _warm_up() -> None:
 
 _warm_up()
 
-
-def sleep_for(seconds: float) -> str:
-    """A deliberately slow job (tests of the bound use it)."""
-    import time
-
-    time.sleep(seconds)
-    return "slept"
-
-
-def allocate_mb(megabytes: int) -> int:
-    """A deliberately large allocation (tests of the memory bound use it)."""
-    block = bytearray(megabytes * 1024 * 1024)
-    return len(block)

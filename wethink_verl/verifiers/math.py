@@ -11,8 +11,8 @@ radians and an unambiguous decimal comma (``0,5``) are reconciled.
 Then: a cheap normalised comparison decides the easy cases in microseconds (identical LaTeX after
 normalisation, or two plain numbers, rounded as Math-Verify rounds floats); expressions that would
 only exhaust the budget (power towers, huge factorials, deep nesting) are refused up front
-(``_costly``); single scalar expressions in a small grammar (polynomials, fractions, radicals, pi)
-are decided by evaluating both sides at a few points (``_numeric``), with Math-Verify's default
+(``_math_screen``); single scalar expressions in a small grammar (polynomials, fractions, radicals, pi)
+are decided by evaluating both sides at a few points (``_math_fast``), with Math-Verify's default
 options only; everything else goes to Math-Verify (gold first: it is deliberately asymmetric) in a
 warm worker process that is killed if it overruns its budget. Results are cached per (gold,
 prediction): GRPO groups repeat answers.
@@ -29,11 +29,11 @@ import re
 import time
 from typing import Any
 
-from ..lru import LRU
+from ..lru_cache import LRU
 from . import _mathtext as mt
 from . import bounded
-from ._costly import too_costly
-from ._numeric import numeric_compare, structured_compare
+from ._math_screen import too_costly
+from ._math_fast import numeric_compare, structured_compare
 from ._units import conversion_factor, is_letter_unit, split_unit
 from . import normalize as norm
 from .number import find_numbers, numbers_match

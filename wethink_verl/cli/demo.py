@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from .output_dir import OutputDirError, check_output_dir
-    from .pipeline import DemoConfig, main_cli
+    from ..demo.output_dir import OutputDirError, check_output_dir
+    from ..demo.pipeline import DemoConfig, main_cli
 
     try:
         check_output_dir(args.output_dir)  # before any stage runs

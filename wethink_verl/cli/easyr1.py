@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-
-def reward_file() -> Path:
-    return Path(__file__).resolve().with_name("easyr1_reward.py")
+from ..integrations import easyr1_reward_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +14,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = str(reward_file())
+    path = str(easyr1_reward_file())
     print(f"{path}:compute_score" if args.with_function else path)
     return 0

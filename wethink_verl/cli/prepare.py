@@ -97,9 +97,9 @@ def _on_sigterm(signum, frame):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .prepare import InputError, OutputExistsError, PrepareConfig, prepare
-    from .schema import BadRowError
-    from .workers import WorkerDied
+    from ..data.prepare import InputError, OutputExistsError, PrepareConfig, prepare
+    from ..data.schema import BadRowError
+    from ..data.workers import WorkerDied
 
     cfg = PrepareConfig(
         input=args.input, image_root=args.image_root, output_dir=args.output_dir, format=args.format,

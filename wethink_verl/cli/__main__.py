@@ -1,0 +1,7 @@
+"""``python -m wethink_verl.cli`` = ``wethink-verl``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
