@@ -28,6 +28,7 @@ from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_c
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
+from .rescue import ABSTAIN, RESCUED_STATUSES, reference_text, rescue_policy, screen
 from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
@@ -70,6 +71,7 @@ class ScoreStats:
         self.statuses: Counter = Counter()
         self.unmapped_values: Counter = Counter()
         self.fallbacks: Counter = Counter()
+        self.rescues: Counter = Counter()  # "<rule status>: rescued | screened out | judge failed"
         self.errors = 0
         self.samples = 0
         self.not_scored = 0  # errors, busy rows and unreadable golds: logged with a running count
@@ -96,9 +98,14 @@ class ScoreStats:
                 if first:
                     logger.warning("unmapped routing value %r: routed by the ground truth's shape (counted)", unmapped_value)
 
+    def rescue(self, what: str) -> None:
+        with self._lock:
+            self.rescues[what] += 1
+
     def as_dict(self) -> dict:
         with self._lock:
             return {
+                "rescues": dict(self.rescues),
                 "verifiers": dict(self.verifiers),
                 "statuses": dict(self.statuses),
                 "unmapped_values": dict(self.unmapped_values),
@@ -133,6 +140,13 @@ class RewardScorer:
                                                   queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
         self._routing = normalize_routing(self.config["routing"])
+        self._rescue_cfg = self.config["judge"]["rescue"]
+        if self._rescues_anything() and (judge is None or not self.config["judge"].get("enable", False)):
+            logger.warning("judge.rescue asks the judge where rules abstain, but the judge is off: nothing is rescued")
+
+    def _rescues_anything(self) -> bool:
+        r = self._rescue_cfg
+        return ABSTAIN in (r["policy"], *(r.get("by_category") or {}).values(), *(r.get("by_verifier") or {}).values())
 
     @staticmethod
     def _resolve_format_rule(rule: str) -> VerifierSpec | None:
@@ -246,37 +260,30 @@ class RewardScorer:
 
         rt: Route = route(sample, self._routing)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
-        judge_used = judge_failed = fallback = False
+        judge_used = judge_failed = judge_rescued = fallback = False
         timed_out = cached = False
+        wait_ms = 0.0
         name = rt.verifier
         if rt.via == "unmapped" and name == "error":
             verdict = Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error")
         elif name == JUDGE:
-            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb = await self._judge(extraction, gold, sample, sync, details)
+            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb, wait_ms = await self._judge(extraction, gold, sample, sync, details)
             if fb:
                 name = f"judge>{fb}"
         else:
-            try:
-                spec = get_verifier(cfg["aliases"].get(name, name))
-            except KeyError as e:
-                spec = None
-                verdict = Verdict(0.0, extraction.answer, str(e).strip("'\""), "error")
-            if spec is not None:
-                text = response if spec.reads == "response" else extraction.answer
-                if text is None:
-                    verdict = Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer")
-                else:
-                    try:
-                        opts = self._verifier_options(name, sample)
-                    except TypeError as e:
-                        opts, verdict = None, Verdict(0.0, None, str(e), "error")
-                    if opts is not None:
-                        verdict = await self._run_verifier(spec, text, gold, opts, sync)
+            verdict, spec, opts = await self._rule(name, response, extraction, gold, sample, sync)
             cached = verdict.cached
+            if self._rescue_wanted(sample, name, spec, extraction, gold, verdict):
+                rescued = await self._rescue(name, extraction, gold, sample, opts, verdict, sync, details)
+                verdict, judge_used, judge_failed, fallback, timed_out, judge_rescued, wait_ms = rescued
+                cached = verdict.cached if judge_used else cached
+                if judge_rescued:
+                    name = f"{name}>judge"
         res = compose.result(
             accuracy=verdict.score, fmt=fmt, verifier=name, cfg=cfg, judge_used=judge_used, judge_failed=judge_failed,
-            fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
-            timed_out=timed_out or verdict.status in ("timeout", "busy"), error=verdict.status in ("error", "invalid_gold"), cached=cached, latency_ms=(time.perf_counter() - t0) * 1000.0, reason=verdict.reason,
+            judge_rescued=judge_rescued, fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
+            timed_out=timed_out or verdict.status in ("timeout", "busy"), error=verdict.status in ("error", "invalid_gold"), cached=cached,
+            latency_ms=(time.perf_counter() - t0) * 1000.0, judge_wait_ms=wait_ms, reason=verdict.reason,
             extracted=verdict.extracted, status=verdict.status, **details,
         )  # fmt: skip
         if rt.unmapped is not None:
@@ -284,15 +291,67 @@ class RewardScorer:
         self.stats.record(res, rt.unmapped)
         return res
 
+    async def _rule(self, name: str, response: str, extraction, gold, sample: Mapping, sync: bool):
+        """(verdict, the verifier spec or None, its options or None) of a rule-checked sample."""
+        cfg = self.config
+        try:
+            spec = get_verifier(cfg["aliases"].get(name, name))
+        except KeyError as e:
+            return Verdict(0.0, extraction.answer, str(e).strip("'\""), "error"), None, None
+        text = response if spec.reads == "response" else extraction.answer
+        if text is None:
+            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), spec, None
+        try:
+            opts = self._verifier_options(name, sample)
+        except TypeError as e:
+            return Verdict(0.0, None, str(e), "error"), spec, None
+        return await self._run_verifier(spec, text, gold, opts, sync), spec, opts
+
+    def _rescue_wanted(self, sample: Mapping, name: str, spec, extraction, gold, verdict: Verdict) -> bool:
+        """Whether a rule verdict goes to the judge (``judge.rescue``; README "Judge rescue")."""
+        if verdict.status not in RESCUED_STATUSES or spec is None or spec.reads != "answer" or extraction.answer is None:
+            return False
+        if verdict.status == "invalid_gold" and not str(gold or "").strip():
+            return False  # nothing to compare with
+        return self.judge is not None and self.config["judge"].get("enable", False) and rescue_policy(sample, name, self._rescue_cfg) == ABSTAIN
+
+    async def _rescue(self, name: str, extraction, gold, sample: Mapping, opts: Mapping | None, rule: Verdict, sync: bool, details: dict):
+        """(verdict, judge_used, judge_failed, fallback, timed_out, judge_rescued, wait_ms): the
+        judge's verdict on an answer the rule abstained on, paid as the rule pays (1.0 at or above
+        ``min_score``, else 0); screened-out answers and failed judge calls keep the rule's verdict."""
+        why_not = screen(extraction.answer, int(self._rescue_cfg["max_answer_chars"]))
+        if why_not is not None:
+            self.stats.rescue(f"{rule.status}: screened out")
+            return Verdict(rule.score, rule.extracted, f"{rule.reason}; not rescued: {why_not}", rule.status), False, False, False, False, False, 0.0
+        item = {
+            "purpose": "rescue",
+            "question": sample.get("problem") or "",
+            "reference": reference_text(gold, name, opts or {}),
+            "answer": extraction.answer,
+            "reasoning": "",  # the judge sees what the rule saw: never the reasoning
+            "image": sample.get("image"),
+        }
+        outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
+        wait_ms = float(getattr(outcome, "wait_ms", 0.0))
+        if outcome.failed:
+            self.stats.rescue(f"{rule.status}: judge failed")
+            details["fallback_reason"] = f"rescue judge {getattr(outcome, 'kind', 'failed')}: rule"
+            verdict = Verdict(rule.score, rule.extracted, f"rescue failed ({outcome.reason}); {rule.reason}", rule.status)
+            return verdict, False, True, True, outcome.timed_out, False, wait_ms
+        self.stats.rescue(f"{rule.status}: rescued")
+        right = float(outcome.score) >= float(self._rescue_cfg["min_score"]) - 1e-9
+        reason = f"rescued ({rule.status}: {rule.reason}); {outcome.reason}"
+        return Verdict(1.0 if right else 0.0, extraction.answer[:200], reason[:300], cached=outcome.cached), True, False, False, False, True, wait_ms
+
     async def _judge(self, extraction, gold, sample, sync, details: dict):
-        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name); why the
-        fallback decided goes to ``details["fallback_reason"]``."""
+        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name, wait_ms);
+        why the fallback decided goes to ``details["fallback_reason"]``."""
         if extraction.answer is None:
-            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None
+            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None, 0.0
         if self.judge is None or not self.config["judge"].get("enable", False):
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
             details["fallback_reason"] = f"judge off: {fb}"
-            return verdict, False, False, True, False, False, fb
+            return verdict, False, False, True, False, False, fb, 0.0
         item = {
             "question": sample.get("problem") or "",
             "reference": "" if gold is None else str(gold),
@@ -301,8 +360,9 @@ class RewardScorer:
             "image": sample.get("image"),
         }
         outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
+        wait_ms = float(getattr(outcome, "wait_ms", 0.0))
         if not outcome.failed:
-            return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None
+            return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None, wait_ms
         kind = getattr(outcome, "kind", "failed")
         if kind in CANDIDATE_CAUSED:
             verdict, fb = Verdict(0.0, extraction.answer[:200], "judge fallback: zero"), "zero"
@@ -310,4 +370,4 @@ class RewardScorer:
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
         verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}", verdict.status)
         details["fallback_reason"] = f"judge {kind}: {fb}"
-        return verdict, False, True, True, outcome.timed_out, False, fb
+        return verdict, False, True, True, outcome.timed_out, False, fb, wait_ms
