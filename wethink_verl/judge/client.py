@@ -476,7 +476,7 @@ class LLMJudge:
         hit = self.cache.get(key) if self.cache.maxsize > 0 else None
         if hit is not None:
             self.stats.add("cache_hits")
-            out = hit.but(cached=True, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            out = hit.but(cached=True, attempts=0, wait_ms=0.0, latency_ms=(time.perf_counter() - t0) * 1000.0)
             self.stats.finish(out)
             return out
         st = self._state()
@@ -484,7 +484,7 @@ class LLMJudge:
         if shared is not None:
             self.stats.add("inflight_hits")
             out = await asyncio.shield(shared)
-            out = out.but(cached=not out.failed, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            out = out.but(cached=not out.failed, attempts=0, wait_ms=0.0, latency_ms=(time.perf_counter() - t0) * 1000.0)
             self.stats.finish(out)
             return out
         fut = st.loop.create_future()
@@ -636,7 +636,6 @@ class LLMJudge:
             if not self.breaker.allow():
                 return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
             attempts += 1
-            self.stats.add("calls")
             est = self.estimator.estimate(messages, self.params.get("max_tokens", 0)) if self.quota is not None else None
             try:
                 if st.sem.locked():  # all slots busy: wait for one, within the budget
@@ -646,7 +645,8 @@ class LLMJudge:
                 try:
                     if est is not None and not await self._book(est, deadline - loop.time(), trace):
                         self.breaker.release_probe()
-                        return self._fail("rate_limited", f"judge.rate_limit: the quota would delay this request past {budget}", attempts)
+                        return self._fail("rate_limited", f"judge.rate_limit: the quota would delay this request past {budget}", attempts - 1)
+                    self.stats.add("calls")
                     reply = await self.transport.complete(messages, self.params, min(self.timeout_s, max(0.001, deadline - loop.time())))
                 finally:
                     st.sem.release()

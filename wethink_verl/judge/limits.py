@@ -31,7 +31,8 @@ from typing import Any, Mapping
 logger = logging.getLogger("wethink_verl.judge")
 
 QUOTA_NAMESPACE = "wethink"
-LEARN_RATE = 0.2  # weight of the latest reply in the learned characters-per-token ratio
+LEARN_RATE = 0.2
+ACTOR_TIMEOUT_S = 10.0  # a quota actor slower than this is treated as lost: book locally  # weight of the latest reply in the learned characters-per-token ratio
 
 
 class Bucket:
@@ -252,8 +253,8 @@ class ClusterQuota:
     async def _call(self, method: str, *args):
         try:
             handle = await asyncio.get_running_loop().run_in_executor(None, self._actor) if self._handle is None else self._handle
-            return await getattr(handle, method).remote(*args)
-        except Exception as e:  # noqa: BLE001 - the Ray actor died or Ray went away
+            return await asyncio.wait_for(getattr(handle, method).remote(*args), ACTOR_TIMEOUT_S)
+        except Exception as e:  # noqa: BLE001 - the Ray actor died, hangs, or Ray went away
             with self._lock:
                 self._handle = None
             if not self._warned:

@@ -5,7 +5,7 @@ B, "one half" for ``\\frac{1}{2}``) and on golds they cannot parse. With ``judge
 abstain`` (or per category / verifier) such a sample goes to the judge with the question, the
 reference and the extracted answer, under the strict ``rescue`` template:
 
-    >>> rescue_policy({"category": "multiple choice"}, "choice", {"policy": "off", "by_category": {"multiple choice": "abstain"}, "by_verifier": {}})
+    >>> RescuePolicy({"policy": "abstain"}).of({"category": "multiple choice"}, "choice")
     'abstain'
     >>> screen("The canine.", 300) is None          # a short, substantive answer: rescued
     True
@@ -27,7 +27,7 @@ only the extracted answer (never the reasoning), the verdict pays 1.0 only at or
 ``min_score`` (else 0: the rule's binary pay; format stays the rule's), and ``screen`` keeps out
 the answers a lenient judge is known to pay wrongly: refusals and uncertainty, negations,
 alternatives ("or", "either", "/"), tag or grader talk (injections), anything over
-``max_answer_chars`` and anything without a letter or digit. ``benchmarks/bench_rescue.py``
+``max_answer_chars`` and anything without a letter or digit. ``benchmarks/bench_judge_rescue.py``
 measures what is left with a judge that pays everything.
 """
 
@@ -64,13 +64,35 @@ SCREENS = (
 _HAS_WORD = re2.compile(r"[\pL\pN]")
 
 
-def rescue_policy(sample: Mapping[str, Any], verifier: str, rescue_cfg: Mapping[str, Any]) -> str:
-    """The rescue policy of a sample: its category's, else its verifier's, else ``policy``."""
-    category = sample.get("category")
-    by_category = {key(k): v for k, v in (rescue_cfg.get("by_category") or {}).items()}
-    if category not in (None, "") and key(category) in by_category:
-        return by_category[key(category)]
-    return (rescue_cfg.get("by_verifier") or {}).get(verifier, rescue_cfg.get("policy", OFF))
+class RescuePolicy:
+    """``judge.rescue`` read once: the policy of a sample is its category's, else its verifier's,
+    else ``policy``.
+
+    >>> RescuePolicy({"policy": "off", "by_category": {"multiple_choice": "abstain"}}).of({"category": "Multiple Choice"}, "choice")
+    'abstain'
+    """
+
+    def __init__(self, rescue_cfg: Mapping[str, Any]):
+        self.default = rescue_cfg.get("policy", OFF)
+        self.by_category = {key(k): v for k, v in (rescue_cfg.get("by_category") or {}).items()}
+        self.by_verifier = dict(rescue_cfg.get("by_verifier") or {})
+        self.min_score = float(rescue_cfg.get("min_score", 1.0))
+        self.max_answer_chars = int(rescue_cfg.get("max_answer_chars", 300))
+
+    @property
+    def anything(self) -> bool:
+        """Whether any sample can be rescued at all."""
+        return ABSTAIN in (self.default, *self.by_category.values(), *self.by_verifier.values())
+
+    def of(self, sample: Mapping[str, Any], verifier: str) -> str:
+        category = sample.get("category")
+        if category not in (None, "") and key(category) in self.by_category:
+            return self.by_category[key(category)]
+        return self.by_verifier.get(verifier, self.default)
+
+    def pays(self, judge_score: float) -> float:
+        """What a rescued sample earns: the rule's binary pay, 1.0 only at or above ``min_score``."""
+        return 1.0 if float(judge_score) >= self.min_score - 1e-9 else 0.0
 
 
 def screen(answer: str, max_chars: int) -> str | None:

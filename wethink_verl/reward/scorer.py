@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -28,7 +29,7 @@ from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_c
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
-from .rescue import ABSTAIN, RESCUED_STATUSES, reference_text, rescue_policy, screen
+from .rescue import ABSTAIN, RESCUED_STATUSES, RescuePolicy, reference_text, screen
 from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
@@ -60,6 +61,21 @@ class Judge(Protocol):
     async def judge(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
 
     def judge_sync(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a sample's accuracy was decided: the verdict, the verifier name to report (``judge>text``
+    when a fallback decided, ``choice>judge`` when the judge rescued a rule), and the flags."""
+
+    verdict: Verdict
+    verifier: str
+    judge_used: bool = False
+    judge_failed: bool = False
+    judge_rescued: bool = False
+    fallback: bool = False
+    timed_out: bool = False
+    wait_ms: float = 0.0  # this sample's judge requests on the rate limiter
 
 
 class ScoreStats:
@@ -140,13 +156,9 @@ class RewardScorer:
                                                   queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
         self._routing = normalize_routing(self.config["routing"])
-        self._rescue_cfg = self.config["judge"]["rescue"]
-        if self._rescues_anything() and (judge is None or not self.config["judge"].get("enable", False)):
+        self._rescue = RescuePolicy(self.config["judge"]["rescue"])
+        if self._rescue.anything and (judge is None or not self.config["judge"].get("enable", False)):
             logger.warning("judge.rescue asks the judge where rules abstain, but the judge is off: nothing is rescued")
-
-    def _rescues_anything(self) -> bool:
-        r = self._rescue_cfg
-        return ABSTAIN in (r["policy"], *(r.get("by_category") or {}).values(), *(r.get("by_verifier") or {}).values())
 
     @staticmethod
     def _resolve_format_rule(rule: str) -> VerifierSpec | None:
@@ -260,74 +272,65 @@ class RewardScorer:
 
         rt: Route = route(sample, self._routing)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
-        judge_used = judge_failed = judge_rescued = fallback = False
-        timed_out = cached = False
-        wait_ms = 0.0
-        name = rt.verifier
-        if rt.via == "unmapped" and name == "error":
-            verdict = Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error")
-        elif name == JUDGE:
-            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb, wait_ms = await self._judge(extraction, gold, sample, sync, details)
-            if fb:
-                name = f"judge>{fb}"
+        if rt.via == "unmapped" and rt.verifier == "error":
+            d = Decision(Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error"), rt.verifier)
+        elif rt.verifier == JUDGE:
+            d = await self._judge(extraction, gold, sample, sync, details)
         else:
-            verdict, spec, opts = await self._rule(name, response, extraction, gold, sample, sync)
-            cached = verdict.cached
-            if self._rescue_wanted(sample, name, spec, extraction, gold, verdict):
-                rescued = await self._rescue(name, extraction, gold, sample, opts, verdict, sync, details)
-                verdict, judge_used, judge_failed, fallback, timed_out, judge_rescued, wait_ms = rescued
-                cached = verdict.cached if judge_used else cached
-                if judge_rescued:
-                    name = f"{name}>judge"
+            d = await self._rule(rt.verifier, response, extraction, gold, sample, sync, details)
+        v = d.verdict
         res = compose.result(
-            accuracy=verdict.score, fmt=fmt, verifier=name, cfg=cfg, judge_used=judge_used, judge_failed=judge_failed,
-            judge_rescued=judge_rescued, fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
-            timed_out=timed_out or verdict.status in ("timeout", "busy"), error=verdict.status in ("error", "invalid_gold"), cached=cached,
-            latency_ms=(time.perf_counter() - t0) * 1000.0, judge_wait_ms=wait_ms, reason=verdict.reason,
-            extracted=verdict.extracted, status=verdict.status, **details,
+            accuracy=v.score, fmt=fmt, verifier=d.verifier, cfg=cfg, judge_used=d.judge_used, judge_failed=d.judge_failed,
+            judge_rescued=d.judge_rescued, fallback=d.fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
+            timed_out=d.timed_out or v.status in ("timeout", "busy"), error=v.status in ("error", "invalid_gold"), cached=v.cached,
+            latency_ms=(time.perf_counter() - t0) * 1000.0, judge_wait_ms=d.wait_ms, reason=v.reason,
+            extracted=v.extracted, status=v.status, **details,
         )  # fmt: skip
         if rt.unmapped is not None:
             res.setdefault("fallback_reason", f"unmapped {rt.unmapped}")
         self.stats.record(res, rt.unmapped)
         return res
 
-    async def _rule(self, name: str, response: str, extraction, gold, sample: Mapping, sync: bool):
-        """(verdict, the verifier spec or None, its options or None) of a rule-checked sample."""
-        cfg = self.config
+    async def _rule(self, name: str, response: str, extraction, gold, sample: Mapping, sync: bool, details: dict) -> "Decision":
+        """A rule-checked sample: the verifier's verdict, or the judge's where it abstains (rescue)."""
         try:
-            spec = get_verifier(cfg["aliases"].get(name, name))
+            spec = get_verifier(self.config["aliases"].get(name, name))
         except KeyError as e:
-            return Verdict(0.0, extraction.answer, str(e).strip("'\""), "error"), None, None
+            return Decision(Verdict(0.0, extraction.answer, str(e).strip("'\""), "error"), name)
         text = response if spec.reads == "response" else extraction.answer
         if text is None:
-            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), spec, None
+            return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), name)
         try:
             opts = self._verifier_options(name, sample)
         except TypeError as e:
-            return Verdict(0.0, None, str(e), "error"), spec, None
-        return await self._run_verifier(spec, text, gold, opts, sync), spec, opts
+            return Decision(Verdict(0.0, None, str(e), "error"), name)
+        verdict = await self._run_verifier(spec, text, gold, opts, sync)
+        if spec.reads == "answer" and self._rescue_wanted(sample, name, gold, verdict):
+            return await self._rescue(name, extraction.answer, gold, sample, opts, verdict, sync, details)
+        return Decision(verdict, name)
 
-    def _rescue_wanted(self, sample: Mapping, name: str, spec, extraction, gold, verdict: Verdict) -> bool:
-        """Whether a rule verdict goes to the judge (``judge.rescue``; README "Judge rescue")."""
-        if verdict.status not in RESCUED_STATUSES or spec is None or spec.reads != "answer" or extraction.answer is None:
+    def _rescue_wanted(self, sample: Mapping, name: str, gold, verdict: Verdict) -> bool:
+        """Whether a rule verdict goes to the judge (``judge.rescue``; README "Judge rescue"):
+        only an abstention (``RESCUED_STATUSES``), never a verdict, and only with the judge on."""
+        if verdict.status not in RESCUED_STATUSES or self.judge is None or not self.config["judge"].get("enable", False):
             return False
         if verdict.status == "invalid_gold" and not str(gold or "").strip():
             return False  # nothing to compare with
-        return self.judge is not None and self.config["judge"].get("enable", False) and rescue_policy(sample, name, self._rescue_cfg) == ABSTAIN
+        return self._rescue.of(sample, name) == ABSTAIN
 
-    async def _rescue(self, name: str, extraction, gold, sample: Mapping, opts: Mapping | None, rule: Verdict, sync: bool, details: dict):
-        """(verdict, judge_used, judge_failed, fallback, timed_out, judge_rescued, wait_ms): the
-        judge's verdict on an answer the rule abstained on, paid as the rule pays (1.0 at or above
-        ``min_score``, else 0); screened-out answers and failed judge calls keep the rule's verdict."""
-        why_not = screen(extraction.answer, int(self._rescue_cfg["max_answer_chars"]))
+    async def _rescue(self, name: str, answer: str, gold, sample: Mapping, opts: Mapping, rule: Verdict, sync: bool, details: dict) -> "Decision":
+        """The judge's verdict on an answer the rule abstained on, paid as the rule pays (1.0 at or
+        above ``min_score``, else 0; format stays the rule's). A screened-out answer and a failed
+        judge call keep the rule's 0 (the latter with judge_failed and fallback "rule")."""
+        why_not = screen(answer, self._rescue.max_answer_chars)
         if why_not is not None:
             self.stats.rescue(f"{rule.status}: screened out")
-            return Verdict(rule.score, rule.extracted, f"{rule.reason}; not rescued: {why_not}", rule.status), False, False, False, False, False, 0.0
+            return Decision(Verdict(rule.score, rule.extracted, f"{rule.reason}; not rescued: {why_not}", rule.status), name)
         item = {
             "purpose": "rescue",
             "question": sample.get("problem") or "",
-            "reference": reference_text(gold, name, opts or {}),
-            "answer": extraction.answer,
+            "reference": reference_text(gold, name, opts),
+            "answer": answer,
             "reasoning": "",  # the judge sees what the rule saw: never the reasoning
             "image": sample.get("image"),
         }
@@ -336,22 +339,21 @@ class RewardScorer:
         if outcome.failed:
             self.stats.rescue(f"{rule.status}: judge failed")
             details["fallback_reason"] = f"rescue judge {getattr(outcome, 'kind', 'failed')}: rule"
-            verdict = Verdict(rule.score, rule.extracted, f"rescue failed ({outcome.reason}); {rule.reason}", rule.status)
-            return verdict, False, True, True, outcome.timed_out, False, wait_ms
+            verdict = Verdict(rule.score, rule.extracted, f"rescue failed ({outcome.reason}); {rule.reason}"[:300], rule.status)
+            return Decision(verdict, name, judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
         self.stats.rescue(f"{rule.status}: rescued")
-        right = float(outcome.score) >= float(self._rescue_cfg["min_score"]) - 1e-9
-        reason = f"rescued ({rule.status}: {rule.reason}); {outcome.reason}"
-        return Verdict(1.0 if right else 0.0, extraction.answer[:200], reason[:300], cached=outcome.cached), True, False, False, False, True, wait_ms
+        reason = f"rescued ({rule.status}: {rule.reason}); {outcome.reason}{_image_note(outcome)}"
+        verdict = Verdict(self._rescue.pays(outcome.score), answer[:200], reason[:300], cached=outcome.cached)
+        return Decision(verdict, f"{name}>judge", judge_used=True, judge_rescued=True, wait_ms=wait_ms)
 
-    async def _judge(self, extraction, gold, sample, sync, details: dict):
-        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name, wait_ms);
-        why the fallback decided goes to ``details["fallback_reason"]``."""
+    async def _judge(self, extraction, gold, sample, sync, details: dict) -> "Decision":
+        """A judge-routed sample; why a fallback decided goes to ``details["fallback_reason"]``."""
         if extraction.answer is None:
-            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None, 0.0
+            return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), JUDGE)
         if self.judge is None or not self.config["judge"].get("enable", False):
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
             details["fallback_reason"] = f"judge off: {fb}"
-            return verdict, False, False, True, False, False, fb, 0.0
+            return Decision(Verdict(verdict.score, verdict.extracted, verdict.reason, verdict.status), f"judge>{fb}", fallback=True)
         item = {
             "question": sample.get("problem") or "",
             "reference": "" if gold is None else str(gold),
@@ -362,12 +364,17 @@ class RewardScorer:
         outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
         wait_ms = float(getattr(outcome, "wait_ms", 0.0))
         if not outcome.failed:
-            return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None, wait_ms
+            verdict = Verdict(float(outcome.score), extraction.answer[:200], f"{outcome.reason}{_image_note(outcome)}", cached=outcome.cached)
+            return Decision(verdict, JUDGE, judge_used=True, wait_ms=wait_ms)
         kind = getattr(outcome, "kind", "failed")
         if kind in CANDIDATE_CAUSED:
             verdict, fb = Verdict(0.0, extraction.answer[:200], "judge fallback: zero"), "zero"
         else:
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
-        verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}", verdict.status)
+        verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}"[:300], verdict.status)
         details["fallback_reason"] = f"judge {kind}: {fb}"
-        return verdict, False, True, True, outcome.timed_out, False, fb, wait_ms
+        return Decision(verdict, f"judge>{fb}", judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
+
+
+def _image_note(outcome: JudgeOutcome) -> str:
+    return " (the judge refused the image: judged on the text)" if getattr(outcome, "image_dropped", False) else ""
