@@ -148,3 +148,28 @@ async def test_a_wait_past_the_item_budget_is_refused_at_once_and_falls_back(mak
     assert second["accuracy"] == 1.0 and elapsed < 6  # the text fallback decided; it did not sleep 12 s first
     s = judge.stats_dict()
     assert s["limiter_refused"] == 1 and s["calls"] == 1 and s["failed_by_kind"] == {"rate_limited": 1}
+
+
+def test_scripted_quota_server_score_cli_reports_waits_and_rescues(tmp_path):
+    """`wethink-verl score` with a quota and rescue on: the judge lines say how long the limiter
+    held requests back and what was rescued."""
+    import json
+    import subprocess
+    import sys
+
+    rows = [{"response": f"<think>x</think><answer>The canine number {i}.</answer>", "answer": "B", "category": "multiple choice",
+             "problem": "Which animal?\nA. cat\nB. dog"} for i in range(8)]  # fmt: skip
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with ScriptedJudgeServer(quota_rpm=240, quota_burst_s=2.0) as srv:
+        r = subprocess.run([sys.executable, "-m", "wethink_verl.cli", "score", "--input", str(src), "--output", str(tmp_path / "out.jsonl"),
+                            "--quiet", "--judge-url", srv.url, "--set", "judge.rescue.policy=abstain",
+                            "--set", "judge.rate_limit.requests_per_minute=240", "--set", "judge.rate_limit.scope=process"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert srv.by_behaviour["quota"] == 0 and "judge rescue: no_answer: rescued 8" in r.stdout
+    import re
+
+    assert re.search(r"rate limit: [1-9]\d* requests waited [\d.]+ s in all", r.stdout)  # 8 requests, at most 4 at once
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert all(o["verifier"] == "choice>judge" and o["reason"].startswith("rescued (no_answer") for o in out)

@@ -127,6 +127,19 @@ class JudgeStats:
             }
 
 
+def activity_line(stats: Mapping[str, Any]) -> str:
+    """What a judge's ``stats_dict()`` says beyond verdicts: time on the rate limiter, refused
+    images ("" when neither happened)."""
+    parts = []
+    if stats.get("limiter_waits") or stats.get("limiter_refused") or stats.get("limiter_pauses"):
+        parts.append(f"rate limit: {stats['limiter_waits']} requests waited {stats['limiter_wait_s']:g} s in all "
+                     f"(max {stats['limiter_wait_max_s']:g} s), {stats['limiter_refused']} refused past their budget, "
+                     f"{stats['limiter_pauses']} Retry-After pauses")  # fmt: skip
+    if stats.get("image_rejected"):
+        parts.append(f"{stats['image_rejected']} requests with an image refused by the judge (judged on the text alone)")
+    return "; ".join(parts)
+
+
 # ---- HTTP transport (any OpenAI-compatible endpoint, verl's reward-model router) ---------------
 def chat_completions_url(url: str) -> str:
     """``host:port`` / ``http://host:port`` -> ``…/v1/chat/completions``; ``…/v1`` (any base path)

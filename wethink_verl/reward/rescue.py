@@ -120,3 +120,9 @@ def reference_text(gold: Any, verifier: str, options: Mapping[str, Any]) -> str:
     choices = _coerce_choices(options.get("choices")) if options.get("choices") else parse_choices(options.get("problem"))
     option = {str(k).upper(): v for k, v in (choices or {}).items()}.get(text.upper())
     return f"{text.upper()}. {option}" if option else text
+
+
+def rescue_line(scorer_stats: Mapping[str, Any]) -> str:
+    """The scorer's rescue counts in one line ("" when nothing was up for rescue)."""
+    counts = scorer_stats.get("rescues") or {}
+    return ("judge rescue: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))) if counts else ""
