@@ -166,3 +166,29 @@ async def test_compute_score_async_rescues_with_reward_kwargs(server):
     finally:
         await get_scorer(kwargs).judge.aclose()  # the process-wide scorer's session on this test's loop
     assert (out["verifier"], out["acc"], out["judge_rescued"], out["judge_wait_ms"]) == ("choice>judge", 1.0, 1, 0.0)
+
+
+def test_the_rescue_corpus_is_what_rules_cannot_read_and_a_perfect_judge_recovers_it(server):
+    """tests/corpora/vl_rescue.jsonl: every case makes its rule verifier abstain; with the truth
+    known to the judge, rescue scores every case as its label says (refusals are screened out)."""
+    from pathlib import Path
+
+    from vl_corpus import load_cases, sample
+
+    from wethink_verl.judge.prompt import neutralize
+    from wethink_verl.reward.rescue import reference_text
+
+    cases = load_cases(Path(__file__).parent / "corpora" / "vl_rescue.jsonl")
+    rules = RewardScorer({})
+    for c in cases:
+        assert rules.score(sample(c))["status"] == "no_answer", c["id"]
+    table = {(neutralize(reference_text(c["gold"], c["kind"], {"choices": c.get("choices")})), c["answer"]): float(c["label"]) for c in cases}
+    with ScriptedJudgeServer(default="oracle", oracle=table) as perfect:
+        judge = build_judge({"enable": True, "url": perfect.url, **FAST})
+        try:
+            scorer = RewardScorer({"judge": {"enable": True, "rescue": RESCUE_ON}}, judge=judge)
+            scored = [scorer.score(sample(c)) for c in cases]
+        finally:
+            judge.close()
+    assert [r["accuracy"] for r in scored] == [float(c["label"]) for c in cases]
+    assert sum(r["judge_rescued"] for r in scored) == perfect.requests == len(cases) - 2  # two refusals screened out

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import re
 import sys
@@ -491,6 +492,8 @@ def run_audit(args: argparse.Namespace) -> int:
     from ..offline import UsageError
     from ..reward.config import ConfigError
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # -v: every failed item; otherwise the report counts them
+        logging.getLogger("wethink_verl.judge").setLevel(logging.ERROR)
     try:
         report, latencies = audit(args)
     except (DataError, ConfigError, UsageError, ValueError, FileNotFoundError) as e:
