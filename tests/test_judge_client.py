@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
@@ -34,19 +35,9 @@ def server():
 
 @pytest.fixture
 async def make_judge(server):
-    judges = []
-
-    def make(**cfg):
-        base = {"enable": True, "url": server.url, **FAST}
-        base.update(cfg)
-        judge = build_judge(base)
-        judges.append(judge)
-        return judge
-
-    yield make
-    for judge in judges:
-        await judge.aclose()
-        judge.close()
+    judges = Judges()
+    yield lambda **cfg: judges.build({"enable": True, "url": server.url, **FAST, **cfg})
+    await judges.aclose()
 
 
 async def test_scripted_judge_server_valid_verdicts(make_judge, server):

@@ -13,8 +13,8 @@ import asyncio
 import time
 
 import pytest
+from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
-from wethink_verl.judge import build_judge
 from wethink_verl.judge.limits import Bucket, RateLimiter, TokenEstimator, build_quota
 from wethink_verl.judge.testing import ScriptedJudgeServer
 from wethink_verl.reward import RewardScorer
@@ -28,18 +28,14 @@ def items(n: int, tag: str) -> list[dict]:
 
 @pytest.fixture
 async def make_judge():
-    judges = []
+    judges = Judges()
 
     def make(url: str, rate_limit: dict | None = None, **cfg):
-        rate = {"scope": "process", **(rate_limit or {})} if rate_limit else None
-        judge = build_judge({"enable": True, "url": url, **FAST, **cfg, **({"rate_limit": rate} if rate else {})})
-        judges.append(judge)
-        return judge
+        rate = {"rate_limit": {"scope": "process", **rate_limit}} if rate_limit else {}
+        return judges.build({"enable": True, "url": url, **FAST, **cfg, **rate})
 
     yield make
-    for judge in judges:
-        await judge.aclose()
-        judge.close()
+    await judges.aclose()
 
 
 # ---- the buckets, on a simulated clock ----------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
@@ -40,18 +41,14 @@ def server():
 
 @pytest.fixture
 async def make_scorer(server):
-    judges = []
+    judges = Judges()
 
     def make(rescue=RESCUE_ON, url=None, **judge_cfg):
         cfg = {"enable": True, "url": url or server.url, **FAST, "rescue": rescue, **judge_cfg}
-        judge = build_judge(cfg)
-        judges.append(judge)
-        return RewardScorer({"judge": cfg}, judge=judge)
+        return RewardScorer({"judge": cfg}, judge=judges.build(cfg))
 
     yield make
-    for judge in judges:
-        await judge.aclose()
-        judge.close()
+    await judges.aclose()
 
 
 async def test_only_abstentions_reach_the_judge(make_scorer, server):
