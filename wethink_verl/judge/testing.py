@@ -52,7 +52,6 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 DIRECTIVE = re.compile(r"\[\[script:([^\]]*)\]\]")
 CANDIDATE = re.compile(r"<candidate_answer>.*?</candidate_answer>", re.DOTALL)

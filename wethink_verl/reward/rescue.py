@@ -56,7 +56,7 @@ SCREENS = (
     ("a negation", _WORDS(
         r"not", r"no", r"never", r"neither", r"nor", r"none", r"nothing", r"isn't", r"aren't", r"wasn't", r"doesn't",
         r"don't", r"won't", r"without", r"except", r"but", r"wrong", r"incorrect", r"false", r"excluding", r"other than")),
-    ("alternatives", re2.compile(rf"(?:^|[^\pL\pN_])(?:or|either|whether|and/or)(?:$|[^\pL\pN_])|\pL\s*/\s*\pL|或")),
+    ("alternatives", re2.compile(r"(?:^|[^\pL\pN_])(?:or|either|whether|and/or)(?:$|[^\pL\pN_])|\pL\s*/\s*\pL|或")),
     ("tag or grader talk", re2.compile(
         r"<\s*/?\s*[a-z|!]|\[\[|\{\{|(?:^|[^\pL\pN_])(?:score[sd]?|grade[sdr]?|grading|judge[sd]?|verdict|instructions?|ignore|"
         r"system|assistant|prompt|reference|ground.?truth|full marks|marks?|points|reward|accept(?:ed)?|as an ai)(?:$|[^\pL\pN_])")),
