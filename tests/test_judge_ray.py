@@ -172,7 +172,7 @@ def test_judge_serve_check_stop_cli(ray_local, tiny_lm_dir, tmp_path):
         r = _cli("score", "--input", str(src), "--output", str(dst), "--quiet", "--judge-ray-name", "judge_cli",
                  "--set", f"judge.ray.namespace={NAMESPACE}", "--set", f"judge.ray.address={address}", "--set", "judge.max_tokens=8")  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]
-        assert json.loads(dst.read_text())["verifier"] in ("judge", "judge>zero")  # a verdict, or none: 0 (never the fallback)
+        assert json.loads(dst.read_text())["verifier"] in ("judge", "judge>zero")  # a noise reply scores 0
         assert "1 items, " in r.stdout
         assert _info(ray_local, handle)["requests"] >= 2
     finally:
