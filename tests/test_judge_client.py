@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
@@ -34,19 +35,9 @@ def server():
 
 @pytest.fixture
 async def make_judge(server):
-    judges = []
-
-    def make(**cfg):
-        base = {"enable": True, "url": server.url, **FAST}
-        base.update(cfg)
-        judge = build_judge(base)
-        judges.append(judge)
-        return judge
-
-    yield make
-    for judge in judges:
-        await judge.aclose()
-        judge.close()
+    judges = Judges()
+    yield lambda **cfg: judges.build({"enable": True, "url": server.url, **FAST, **cfg})
+    await judges.aclose()
 
 
 async def test_scripted_judge_server_valid_verdicts(make_judge, server):
@@ -293,3 +284,23 @@ async def test_scripted_judge_server_through_the_reward_scorer(make_judge):
     res = await timed.ascore(dict(sample, problem="slow one [[script: hang]]"))
     assert res["timed_out"] == 1 and res["accuracy"] == 0.25 and res["judge_failed"] == 1
     assert timed.score(dict(sample, problem="sync path [[script: score=1]]"))["accuracy"] == 1.0  # judge_sync
+
+
+async def test_scripted_text_only_server_image_refusals_fall_back_to_text_and_are_counted(make_judge, tmp_path):
+    """A text-only judge answers image parts with HTTP 400 (as vLLM does): the item is judged
+    again on the text alone, counted; after IMAGE_REJECTIONS_OFF refusals and no image ever
+    accepted, images are no longer sent. Missing image files still fail as bad_input."""
+    from PIL import Image
+
+    from wethink_verl.judge.client import IMAGE_REJECTIONS_OFF
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "img.png")
+    with ScriptedJudgeServer(default="score=1", text_only=True) as srv:
+        judge = make_judge(url=srv.url, include_image=True, image_dir=str(tmp_path))
+        srv.keep_bodies = True
+        outs = [await judge.judge(item(question=f"q{i}", image="img.png")) for i in range(IMAGE_REJECTIONS_OFF + 2)]
+    assert all(o.score == 1.0 and not o.failed for o in outs)
+    assert [o.image_dropped for o in outs] == [True] * IMAGE_REJECTIONS_OFF + [False, False]
+    assert srv.by_behaviour["text_only"] == IMAGE_REJECTIONS_OFF and srv.requests == 2 * IMAGE_REJECTIONS_OFF + 2
+    assert not any(isinstance(b["messages"][-1]["content"], list) for b in srv.bodies[-2:])  # images are off now
+    assert judge.stats_dict()["image_rejected"] == IMAGE_REJECTIONS_OFF

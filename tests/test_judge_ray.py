@@ -20,7 +20,7 @@ from wethink_verl.judge.service import find_service, get_or_create_service
 from wethink_verl.judge.testing import judge_python
 from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # each test, fixtures included
 
 NAMESPACE = "wethink_test"
 

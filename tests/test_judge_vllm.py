@@ -20,7 +20,8 @@ import pytest
 from wethink_verl.judge import build_judge
 from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
 
-pytestmark = pytest.mark.slow
+# each test within 600 s, the session's vLLM start-up (about 140 s on a loaded 2-core box) included
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 VERDICT_REGEX = r"<score>(0|0\.5|1)</score>"
 CONSTRAINED = {"structured_outputs": {"regex": VERDICT_REGEX}}
@@ -230,3 +231,67 @@ def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir
         failed = [i for i in desc if nt["judge_failed"][i]]
         assert failed, "a random model should not produce valid verdicts"
         assert all(nt["verifier"][i] == "judge>zero" and nt["fallback"][i] == 1 and nt["accuracy"][i] == 0.0 for i in failed)
+
+
+# ---- include_image: the multimodal body, and a text-only model's 400 ----------------------------
+def test_vllm_server_include_image_body_and_text_only_fallback(vllm_server, tmp_path):
+    """With judge.include_image the image goes as an image_url data URL before the text. This
+    server's model is text-only: vLLM answers 400 "… is not a multimodal model"; the client judges
+    the item again without the image (counted, and said in the sample's reason), and after
+    IMAGE_REJECTIONS_OFF refusals with no image ever accepted it stops sending images."""
+    import base64
+
+    from PIL import Image
+
+    from wethink_verl.judge.client import IMAGE_REJECTIONS_OFF
+    from wethink_verl.judge.testing import RecordingProxy
+
+    pngs = []
+    for i in range(IMAGE_REJECTIONS_OFF + 1):
+        Image.new("RGB", (16, 12), (40 * i, 80, 160)).save(tmp_path / f"img{i}.png")
+        pngs.append((tmp_path / f"img{i}.png").read_bytes())
+    cfg = {"enable": True, "include_image": True, "image_dir": str(tmp_path), "max_tokens": 16, "request_kwargs": CONSTRAINED,
+           "rescue": {"policy": "abstain"}}  # fmt: skip
+    with RecordingProxy(vllm_server.url) as proxy:
+        judge = build_judge(dict(cfg, url=proxy.url))
+        scorer = RewardScorer({"judge": cfg}, judge=judge)
+        try:
+            rows = [{"response": f"<think>look</think><answer>A cat, take {i}.</answer>", "ground_truth": "A grey cat.",
+                     "category": "descriptive", "problem": "What is on the sofa?", "image": f"img{i}.png"} for i in range(len(pngs))]  # fmt: skip
+            res = [scorer.score(r) for r in rows]  # one at a time: the refusals come in order
+            rescue = scorer.score({"response": "<think>look</think><answer>The canine.</answer>", "ground_truth": "B", "category": "multiple choice",
+                                   "problem": "Which animal?\nA. cat\nB. dog", "image": "img0.png"})  # fmt: skip
+            stats = judge.stats_dict()
+        finally:
+            judge.close()
+    sent = proxy.exchanges
+    first, status, reply = sent[0]
+    parts = first["messages"][-1]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "text"] and "The image the question refers to is attached." in parts[1]["text"]
+    url = parts[0]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",", 1)[1]) == pngs[0]
+    assert status == 400 and b"is not a multimodal model" in reply
+    with_image = [isinstance(b["messages"][-1]["content"], list) for b, _, _ in sent]
+    # image, text-only retry; three times; then text only (the fourth row and the rescue)
+    assert with_image == [True, False] * IMAGE_REJECTIONS_OFF + [False, False]
+    assert [st for _, st, _ in sent] == [400, 200] * IMAGE_REJECTIONS_OFF + [200, 200]
+    assert stats["image_rejected"] == IMAGE_REJECTIONS_OFF and stats["failed"] == 0
+    for r in res[:IMAGE_REJECTIONS_OFF]:
+        assert r["judge_used"] == 1 and r["judge_failed"] == 0 and "the judge refused the image" in r["reason"]
+    assert "refused the image" not in res[-1]["reason"] and rescue["judge_rescued"] == 1
+
+
+# ---- judge audit: a random-weight judge is not fit ----------------------------------------------
+def test_vllm_server_judge_audit_says_not_fit(vllm_server, tmp_path):
+    from wethink_verl.data.synthetic import write_synthetic_wethink
+
+    records, _ = write_synthetic_wethink(tmp_path / "wethink", 30, seed=5)
+    out = tmp_path / "audit"
+    r = _cli("judge", "audit", "--data", records, "--judge-url", vllm_server.url, "--samples", "4", "--out", str(out),
+             "--set", "judge.max_tokens=16", "--set", "judge.parse_retries=0", "--set", "judge.timeout_s=60")  # fmt: skip
+    report = json.loads((out / "audit.json").read_text())
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert not report["fit"] and "NOT FIT" in r.stdout and (out / "audit.png").stat().st_size > 0
+    # its replies are noise: mostly no verdict at all, and never agreement
+    assert report["failures"]["parse_failure_share"] > 0.5 and report["overall"]["agreement"] < 0.5
+    assert report["latency_ms"]["p50"] > 0 and report["candidates"] >= 20

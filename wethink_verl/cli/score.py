@@ -171,7 +171,9 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 
 def _report(args, scorer, judge, run: ScoreRun) -> None:
+    from ..judge.client import activity_line
     from ..reward.config import describe_reward_range
+    from ..reward.rescue import rescue_line
 
     to = sys.stderr if args.output == "-" else sys.stdout  # stdout may be the JSONL output
     print(summary_table(run.rows), file=to)
@@ -180,6 +182,8 @@ def _report(args, scorer, judge, run: ScoreRun) -> None:
         failed = ", ".join(f"{k} {v}" for k, v in js["failed_by_kind"].items()) or "none"
         print(f"judge ({js['endpoint']}): {js['requests']} items, {js['calls']} requests, dedupe hits {js['dedupe_hit_rate']:.0%}, "
               f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config['judge']['fallback']})", file=to)  # fmt: skip
+        for line in filter(None, (activity_line(js), rescue_line(scorer.stats.as_dict()))):
+            print(f"  {line}", file=to)
     stats = scorer.stats.as_dict()
     if stats["unmapped_values"]:
         print("unmapped routing values: " + ", ".join(f"{k} ({v})" for k, v in stats["unmapped_values"].items()), file=to)

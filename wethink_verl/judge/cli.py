@@ -1,4 +1,4 @@
-"""``wethink-verl judge serve|check|stop``.
+"""``wethink-verl judge serve|check|stop|audit`` (``audit``: wethink_verl/judge/audit.py).
 
 - ``serve --model DIR``: start our Ray judge service (a named actor with dynamic batching) and
   print its name, namespace and the Ray address clients join. With ``--address local`` (default)
@@ -81,6 +81,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k = jsub.add_parser("stop", help="stop our Ray judge service (by name and namespace) in a running cluster")
     _ray_args(k, default_address="auto")
     k.set_defaults(func=run_stop)
+
+    from .audit import add_parser as add_audit_parser  # `judge audit`: its own module
+
+    add_audit_parser(jsub)
 
 
 def _ray_args(p: argparse.ArgumentParser, default_address: str = "local") -> None:

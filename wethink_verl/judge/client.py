@@ -28,11 +28,13 @@ import threading
 import time
 import weakref
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..lru import LRU
 from .breaker import CircuitBreaker
+from .limits import TokenEstimator, build_quota
 from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers, parse_verdict
 from .types import BREAKER_KINDS, FAILURE_KINDS, JudgeOutcome, TransportError
 
@@ -62,10 +64,18 @@ class JudgeStats:
         self.verdicts_by_score: Counter = Counter()
         self.latency_ms_sum = 0.0
         self.latency_ms_max = 0.0
+        self.limiter_wait_s = 0.0
+        self.limiter_wait_max_s = 0.0
 
     def add(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.c[name] += n
+
+    def waited(self, seconds: float) -> None:
+        with self._lock:
+            self.c["limiter_waits"] += 1
+            self.limiter_wait_s += seconds
+            self.limiter_wait_max_s = max(self.limiter_wait_max_s, seconds)
 
     def error(self, kind: str) -> None:
         with self._lock:
@@ -103,7 +113,31 @@ class JudgeStats:
                 "verdicts_by_score": {f"{k:g}": v for k, v in sorted(self.verdicts_by_score.items())},
                 "latency_ms_mean": self.latency_ms_sum / judged if judged > 0 else 0.0,
                 "latency_ms_max": self.latency_ms_max,
+                # the rate limiter (judge.rate_limit): requests that waited, for how long in all,
+                # requests refused because the wait would pass their budget, pauses on Retry-After
+                "limiter_waits": c["limiter_waits"],
+                "limiter_wait_s": round(self.limiter_wait_s, 3),
+                "limiter_wait_max_s": round(self.limiter_wait_max_s, 3),
+                "limiter_refused": c["limiter_refused"],
+                "limiter_pauses": c["limiter_pauses"],
+                "tokens_estimated": c["tokens_estimated"],
+                "tokens_reported": c["tokens_reported"],
+                # image parts the judge rejected (HTTP 4xx): those items were judged on the text alone
+                "image_rejected": c["image_rejected"],
             }
+
+
+def activity_line(stats: Mapping[str, Any]) -> str:
+    """What a judge's ``stats_dict()`` says beyond verdicts: time on the rate limiter, refused
+    images ("" when neither happened)."""
+    parts = []
+    if stats.get("limiter_waits") or stats.get("limiter_refused") or stats.get("limiter_pauses"):
+        parts.append(f"rate limit: {stats['limiter_waits']} requests waited {stats['limiter_wait_s']:g} s in all "
+                     f"(max {stats['limiter_wait_max_s']:g} s), {stats['limiter_refused']} refused past their budget, "
+                     f"{stats['limiter_pauses']} Retry-After pauses")  # fmt: skip
+    if stats.get("image_rejected"):
+        parts.append(f"{stats['image_rejected']} requests with an image refused by the judge (judged on the text alone)")
+    return "; ".join(parts)
 
 
 # ---- HTTP transport (any OpenAI-compatible endpoint, verl's reward-model router) ---------------
@@ -125,10 +159,32 @@ def models_url(chat_url: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time()) if when.tzinfo is not None else None
+
+
+class Reply(str):
+    """A judge reply's text, with the endpoint's ``usage`` (token counts) when it sent one."""
+
+    usage: dict | None = None
+
+
+def _reply(content: str, usage: Any) -> Reply:
+    out = Reply(content)
+    out.usage = usage if isinstance(usage, dict) else None
+    return out
 
 
 def _snippet(raw: bytes, n: int = 200) -> str:
@@ -259,7 +315,7 @@ class HTTPTransport:
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if not isinstance(content, str):
             raise TransportError("bad_response", "chat completion without text content")
-        return content
+        return _reply(content, data.get("usage"))
 
     async def aclose(self) -> None:
         """Close this event loop's session."""
@@ -317,6 +373,22 @@ class VerlRouterTransport(HTTPTransport):
 
 
 # ---- the judge ----------------------------------------------------------------------------------
+IMAGE_REJECTIONS_OFF = 3
+
+
+def _has_image(messages: list[dict]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+               for m in messages)  # fmt: skip
+
+
+class _Trace:
+    """What one item's attempts did besides answering: time on the limiter, a dropped image."""
+
+    def __init__(self):
+        self.waited_s = 0.0
+        self.image_dropped = False
+
+
 class _LoopState:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int):
         self.loop = loop
@@ -344,6 +416,8 @@ class LLMJudge:
         self.cfg = cfg
         self.transport = transport
         self.template = load_template(cfg["template"])
+        # the rescue template (judge.rescue): items with {"purpose": "rescue"} are asked with it
+        self.templates = {"judge": self.template, "rescue": load_template((cfg.get("rescue") or {}).get("template") or "rescue")}
         self.tiers = normalize_tiers(cfg["tiers"])
         self.opts = PromptOptions(
             tiers=self.tiers,
@@ -370,6 +444,12 @@ class LLMJudge:
         self.breaker = CircuitBreaker(failures=int(cb.get("failures", 10)), reset_s=float(cb.get("reset_s", 30.0)),
                                       down_s=float(cb.get("down_s", 10.0)))  # fmt: skip
         self.stats = JudgeStats()
+        rate = cfg.get("rate_limit") or {}
+        describe = getattr(transport, "describe", None)
+        self.quota = build_quota(rate, getattr(transport, "endpoint", None) or (describe() if describe else repr(transport)))
+        self.estimator = TokenEstimator(float(rate.get("chars_per_token", 3.0)), float(rate.get("image_tokens", 1000)))
+        self._images_off = False  # set once the endpoint kept rejecting image parts
+        self._image_successes = 0
         self._states: dict[int, _LoopState] = {}
         self._states_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -382,11 +462,15 @@ class LLMJudge:
         return f"LLMJudge({self.describe()})"
 
     def describe(self) -> str:
-        return f"{self.transport.describe()}, template {self.template.name}, tiers {list(self.tiers)}"
+        limits = f", quota {self.quota.scope}" if self.quota is not None else ""
+        return f"{self.transport.describe()}, template {self.template.name}, tiers {list(self.tiers)}{limits}"
+
+    def template_for(self, item: Mapping[str, Any]):
+        return self.templates["rescue"] if item.get("purpose") == "rescue" else self.template
 
     # ---- public API ---------------------------------------------------------------------------
     def key(self, item: Mapping[str, Any]) -> bytes:
-        parts = [self.template.name, item.get("question") or "", item.get("reference") or "", item.get("answer") or ""]
+        parts = [self.template_for(item).name, item.get("question") or "", item.get("reference") or "", item.get("answer") or ""]
         if self.opts.include_image:
             parts.append(image_identity(item.get("image")) or "")
         if self.opts.include_reasoning:
@@ -405,7 +489,7 @@ class LLMJudge:
         hit = self.cache.get(key) if self.cache.maxsize > 0 else None
         if hit is not None:
             self.stats.add("cache_hits")
-            out = hit.but(cached=True, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            out = hit.but(cached=True, attempts=0, wait_ms=0.0, latency_ms=(time.perf_counter() - t0) * 1000.0)
             self.stats.finish(out)
             return out
         st = self._state()
@@ -413,7 +497,7 @@ class LLMJudge:
         if shared is not None:
             self.stats.add("inflight_hits")
             out = await asyncio.shield(shared)
-            out = out.but(cached=not out.failed, attempts=0, latency_ms=(time.perf_counter() - t0) * 1000.0)
+            out = out.but(cached=not out.failed, attempts=0, wait_ms=0.0, latency_ms=(time.perf_counter() - t0) * 1000.0)
             self.stats.finish(out)
             return out
         fut = st.loop.create_future()
@@ -529,8 +613,8 @@ class LLMJudge:
     def _backoff(self, n: int, retry_after: float | None) -> float:
         base = min(self.backoff_max_s, self.backoff_s * (2 ** (n - 1)))
         delay = base / 2 + random.uniform(0, base / 2)  # "equal jitter": spreads a retry storm
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max_s))
+        if retry_after is not None:  # honoured in full: a retry before it would be refused again
+            delay = max(delay, retry_after)
         return delay
 
     @staticmethod
@@ -540,13 +624,22 @@ class LLMJudge:
                             reply=None if reply is None else reply[:REPLY_LOG_CHARS], attempts=attempts)  # fmt: skip
 
     async def _judge_uncached(self, item: Mapping[str, Any]) -> JudgeOutcome:
+        trace = _Trace()
+        out = await self._attempts(item, trace)
+        return out.but(wait_ms=trace.waited_s * 1000.0, image_dropped=trace.image_dropped)
+
+    def _messages(self, item: Mapping[str, Any], with_image: bool) -> list[dict]:
+        opts = self.opts if with_image == self.opts.include_image else replace(self.opts, include_image=with_image)
+        return build_messages(self.template_for(item), item, opts)
+
+    async def _attempts(self, item: Mapping[str, Any], trace: "_Trace") -> JudgeOutcome:
         try:
-            messages = build_messages(self.template, item, self.opts)
+            messages = self._messages(item, self.opts.include_image and not self._images_off)
         except Exception as e:  # noqa: BLE001 - e.g. an unreadable image file
             return self._fail("bad_input", f"cannot build the judge prompt: {type(e).__name__}: {e}", 0)
         st = self._state()
         loop = st.loop
-        deadline = loop.time() + self.total_timeout_s  # the item's whole budget: queueing, requests, backoff
+        deadline = loop.time() + self.total_timeout_s  # the item's whole budget: queueing, limiter, requests, backoff
         budget = f"the item budget of {self.total_timeout_s:g} s"
         attempts = transport_retries = parse_retries = 0
         while True:
@@ -556,13 +649,17 @@ class LLMJudge:
             if not self.breaker.allow():
                 return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
             attempts += 1
-            self.stats.add("calls")
+            est = self.estimator.estimate(messages, self.params.get("max_tokens", 0)) if self.quota is not None else None
             try:
                 if st.sem.locked():  # all slots busy: wait for one, within the budget
                     await asyncio.wait_for(st.sem.acquire(), remaining)
                 else:
                     await st.sem.acquire()
                 try:
+                    if est is not None and not await self._book(est, deadline - loop.time(), trace):
+                        self.breaker.release_probe()
+                        return self._fail("rate_limited", f"judge.rate_limit: the quota would delay this request past {budget}", attempts - 1)
+                    self.stats.add("calls")
                     reply = await self.transport.complete(messages, self.params, min(self.timeout_s, max(0.001, deadline - loop.time())))
                 finally:
                     st.sem.release()
@@ -575,6 +672,12 @@ class LLMJudge:
                     self.breaker.record_failure()
                 else:
                     self.breaker.record_success()  # it answered: the endpoint is up
+                if e.kind == "rate_limited" and e.retry_after and self.quota is not None:
+                    self.stats.add("limiter_pauses")
+                    await self.quota.pause(e.retry_after)  # every request waits, not only this one
+                if e.kind == "client_error" and _has_image(messages):
+                    messages = self._drop_image(item, e, trace)  # a text-only judge: judged without it
+                    continue
                 if not e.retryable or transport_retries >= self.max_retries:
                     return self._fail(e.kind, str(e), attempts)
                 delay = self._backoff(transport_retries + 1, e.retry_after)
@@ -588,6 +691,10 @@ class LLMJudge:
                 self.breaker.release_probe()
                 raise
             self.breaker.record_success()
+            if est is not None:
+                await self._account(est, getattr(reply, "usage", None))
+            if _has_image(messages):
+                self._image_successes += 1
             if len(reply) < PARSE_ON_LOOP_CHARS:
                 parsed = parse_verdict(reply, self.tiers)
             else:
@@ -599,6 +706,42 @@ class LLMJudge:
                 return self._fail("unparseable", f"unparseable verdict: {parsed.reason}", attempts, reply)
             parse_retries += 1
             self.stats.add("retries")
+
+    async def _book(self, est, remaining: float, trace: "_Trace") -> bool:
+        """Reserve this request's share of the quota and wait for it; False (nothing booked) when
+        the wait would pass the item's budget."""
+        delay = await self.quota.reserve(est.total)
+        if delay >= remaining:
+            await self.quota.cancel(est.total)
+            self.stats.add("limiter_refused")
+            return False
+        self.stats.add("tokens_estimated", int(est.total))
+        if delay > 0:
+            self.stats.waited(delay)
+            trace.waited_s += delay
+            await asyncio.sleep(delay)
+        return True
+
+    async def _account(self, est, usage: Any) -> None:
+        """Correct the booked tokens with the reply's ``usage`` (and refine the estimate)."""
+        actual = self.estimator.learn(est, usage)
+        if actual is not None:
+            self.stats.add("tokens_reported", int(actual))
+            await self.quota.correct(actual - est.total)
+
+    def _drop_image(self, item: Mapping[str, Any], error: TransportError, trace: "_Trace") -> list[dict]:
+        """The endpoint refused a request with image parts (HTTP 4xx): the same item without them.
+        After IMAGE_REJECTIONS_OFF refusals and no image ever accepted, images are no longer sent."""
+        trace.image_dropped = True
+        self.stats.add("image_rejected")
+        n = self.stats.c["image_rejected"]
+        if n <= 3 or n % 100 == 0:
+            logger.warning("the judge refused a request with an image (%s): judged without it [%d so far]; a text-only judge "
+                           "needs judge.include_image=false", str(error)[:200], n)  # fmt: skip
+        if n >= IMAGE_REJECTIONS_OFF and self._image_successes == 0 and not self._images_off:
+            self._images_off = True
+            logger.warning("the judge refused images %d times and never accepted one: no more images are sent to it", n)
+        return self._messages(item, False)
 
     def _log_failure(self, out: JudgeOutcome) -> None:
         self._logged_failures += 1

@@ -36,6 +36,8 @@ class JudgeOutcome:
     reply: str | None = None  # the judge's reply (truncated), for logs
     attempts: int = 0  # requests sent for this item (0 when served from the cache)
     latency_ms: float = 0.0
+    wait_ms: float = 0.0  # time its requests waited on the rate limiter (judge.rate_limit)
+    image_dropped: bool = False  # the judge rejected the image (4xx): judged on the text alone
 
     def but(self, **changes) -> "JudgeOutcome":
         return replace(self, **changes)
@@ -44,7 +46,7 @@ class JudgeOutcome:
         return {
             "score": self.score, "failed": self.failed, "cached": self.cached, "timed_out": self.timed_out,
             "reason": self.reason, "kind": self.kind, "reply": self.reply, "attempts": self.attempts,
-            "latency_ms": round(self.latency_ms, 3),
+            "latency_ms": round(self.latency_ms, 3), "wait_ms": round(self.wait_ms, 3), "image_dropped": self.image_dropped,
         }  # fmt: skip
 
 

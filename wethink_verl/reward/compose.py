@@ -16,12 +16,14 @@ RESULT_KEYS = (
     "verifier",  # the verifier that decided accuracy ("judge" when the judge did)
     "judge_used",  # 1 when a judge verdict decided accuracy
     "judge_failed",  # 1 when the judge was asked and could not answer
+    "judge_rescued",  # 1 when a rule verifier abstained and the judge decided instead (judge.rescue)
     "fallback",  # 1 when a configured fallback decided (judge off/failed, unmapped route)
     "unmapped",  # 1 when the row's reward/category value was in no routing table
     "timed_out",  # 1 when a bounded verifier or the judge ran out of time (waiting for a worker included)
     "error",  # 1 when the row could not be scored (bad verifier/options/gold, memory blow-up, crash): see `reason`
     "cached",  # 1 when the verdict came from a cache
     "latency_ms",
+    "judge_wait_ms",  # time this sample's judge requests waited on the rate limiter (judge.rate_limit)
     "category",  # the row's category ("" when it has none)
     "route",  # why this verifier: verifier | reward | category | default | unmapped ("" when not routed)
     "status",  # the verdict's status (verifiers/types.py STATUSES): ok, no_answer, hedged, timeout, error...
@@ -53,12 +55,14 @@ def result(
     cfg: dict,
     judge_used: bool = False,
     judge_failed: bool = False,
+    judge_rescued: bool = False,
     fallback: bool = False,
     unmapped: bool = False,
     timed_out: bool = False,
     error: bool = False,
     cached: bool = False,
     latency_ms: float = 0.0,
+    judge_wait_ms: float = 0.0,
     **details: Any,
 ) -> dict:
     out = {
@@ -68,12 +72,14 @@ def result(
         "verifier": verifier,
         "judge_used": int(judge_used),
         "judge_failed": int(judge_failed),
+        "judge_rescued": int(judge_rescued),
         "fallback": int(fallback),
         "unmapped": int(unmapped),
         "timed_out": int(timed_out),
         "error": int(error),
         "cached": int(cached),
         "latency_ms": round(latency_ms, 3),
+        "judge_wait_ms": round(judge_wait_ms, 3),
     }
     out.update(details)  # reason, extracted, status, error, route, category, fallback_reason: for logs and the offline scorer
     for key in TEXT_KEYS:

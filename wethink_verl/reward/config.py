@@ -132,6 +132,27 @@ DEFAULTS: dict[str, Any] = {
         # endpoint rejects image parts); relative image paths are resolved against image_dir
         "include_image": False,
         "image_dir": None,
+        # an external endpoint's quotas (README "External judge APIs"); null: unlimited. In any 60 s
+        # window at most requests_per_minute requests and tokens_per_minute tokens are sent (a
+        # request's tokens: its prompt estimated at chars_per_token characters per token, every
+        # image at image_tokens, plus max_tokens; corrected from the reply's `usage`, and the
+        # estimate learns from it). burst_s: the seconds' worth of quota that may go at once.
+        # scope: "process" (this judge client), "cluster" (one Ray actor per endpoint shared by
+        # every reward worker of the job), "auto" (cluster when Ray is initialised, else process).
+        # A request the quota would delay past its item's budget fails as rate_limited (fallback)
+        "rate_limit": {"requests_per_minute": None, "tokens_per_minute": None, "burst_s": 1.0, "scope": "auto",
+                       "chars_per_token": 3.0, "image_tokens": 1000},
+        # judge rescue (README "Judge rescue"): for a row a rule verifier checks, policy "abstain"
+        # sends it to the judge when the verifier abstains -- no answer it can read (status
+        # no_answer on an extracted answer) or a ground truth it cannot read (invalid_gold) --
+        # and the answer passes the rescue screen (a short, substantive answer: no refusal,
+        # negation, tag or grader talk, at most max_answer_chars). A verdict (right, wrong,
+        # hedged) is never sent, nor a timeout, busy or error row. The judge then decides the
+        # accuracy: 1.0 for a verdict >= min_score, else 0 (the rule's own pay); format is the
+        # rule's. A failed judge call keeps the rule's 0 (judge_failed, fallback "rule").
+        # by_category (keys like routing.category) and by_verifier override policy; category wins
+        "rescue": {"policy": "off", "by_category": {}, "by_verifier": {}, "min_score": 1.0, "template": "rescue",
+                   "max_answer_chars": 300},
         # stop calling an endpoint once `failures` consecutive requests failed (timeouts, 429, 5xx,
         # connection errors) and nothing succeeded for down_s seconds: items then fall back at once
         # for reset_s seconds, then one probe request decides. failures <= 0 disables
@@ -260,6 +281,12 @@ def _tiers(value: Any, cfg: Mapping) -> str | None:
 
 
 _JUDGE_FALLBACK_EXTRA = ("zero", "fixed")
+RESCUE_POLICIES = ("off", "abstain")
+
+
+def _rescue_table(table: Any, cfg: Mapping) -> str | None:
+    bad = [f"{k!r} -> {v!r}" for k, v in table.items() if v not in RESCUE_POLICIES]
+    return f"values must be one of {', '.join(map(repr, RESCUE_POLICIES))}: {'; '.join(bad)}" if bad else None
 
 RULES: dict[str, Rule] = {
     "accuracy_weight": Rule(min=0),
@@ -299,6 +326,17 @@ RULES: dict[str, Rule] = {
     "judge.max_answer_chars": Rule(min=1),
     "judge.max_reasoning_chars": Rule(min=1),
     "judge.image_dir": Rule(kind="str", nullable=True),
+    "judge.rate_limit.requests_per_minute": Rule(kind="number", nullable=True, gt=0),
+    "judge.rate_limit.tokens_per_minute": Rule(kind="number", nullable=True, gt=0),
+    "judge.rate_limit.burst_s": Rule(min=0, max=60),
+    "judge.rate_limit.scope": Rule(choices=("auto", "process", "cluster")),
+    "judge.rate_limit.chars_per_token": Rule(gt=0),
+    "judge.rate_limit.image_tokens": Rule(min=0),
+    "judge.rescue.policy": Rule(choices=RESCUE_POLICIES),
+    "judge.rescue.by_category": Rule(table=True, check=_rescue_table),
+    "judge.rescue.by_verifier": Rule(table=True, check=_rescue_table),
+    "judge.rescue.min_score": Rule(gt=0, max=1),
+    "judge.rescue.max_answer_chars": Rule(min=1),
     "judge.circuit_breaker.down_s": Rule(min=0),
     "judge.circuit_breaker.reset_s": Rule(min=0),
     "judge.ray.model": Rule(kind="str", nullable=True),

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -28,6 +29,7 @@ from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_c
 from ..verifiers.types import Verdict
 from . import compose
 from .config import build_config
+from .rescue import ABSTAIN, RESCUED_STATUSES, RescuePolicy, reference_text, screen
 from .router import JUDGE, Route, normalize_routing, route
 
 logger = logging.getLogger("wethink_verl.reward")
@@ -58,6 +60,21 @@ class Judge(Protocol):
     def judge_sync(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
 
 
+@dataclass(frozen=True)
+class Decision:
+    """How a sample's accuracy was decided: the verdict, the verifier name to report (``judge>text``
+    when a fallback decided, ``choice>judge`` when the judge rescued a rule), and the flags."""
+
+    verdict: Verdict
+    verifier: str
+    judge_used: bool = False
+    judge_failed: bool = False
+    judge_rescued: bool = False
+    fallback: bool = False
+    timed_out: bool = False
+    wait_ms: float = 0.0  # this sample's judge requests on the rate limiter
+
+
 class ScoreStats:
     """Counters for a run: per verifier, statuses, fallbacks, unmapped values by name."""
 
@@ -67,6 +84,7 @@ class ScoreStats:
         self.statuses: Counter = Counter()
         self.unmapped_values: Counter = Counter()
         self.fallbacks: Counter = Counter()
+        self.rescues: Counter = Counter()  # "<rule status>: rescued | screened out | judge failed"
         self.errors = 0
         self.samples = 0
         self.not_scored = 0  # errors, busy rows and unreadable golds: logged with a running count
@@ -93,9 +111,14 @@ class ScoreStats:
                 if first:
                     logger.warning("unmapped routing value %r: routed by the ground truth's shape (counted)", unmapped_value)
 
+    def rescue(self, what: str) -> None:
+        with self._lock:
+            self.rescues[what] += 1
+
     def as_dict(self) -> dict:
         with self._lock:
             return {
+                "rescues": dict(self.rescues),
                 "verifiers": dict(self.verifiers),
                 "statuses": dict(self.statuses),
                 "unmapped_values": dict(self.unmapped_values),
@@ -130,6 +153,9 @@ class RewardScorer:
                                                   queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
         self._routing = normalize_routing(self.config["routing"])
+        self.rescue_policy = RescuePolicy(self.config["judge"]["rescue"])
+        if self.rescue_policy.anything and (judge is None or not self.config["judge"].get("enable", False)):
+            logger.warning("judge.rescue asks the judge where rules abstain, but the judge is off: nothing is rescued")
 
     @staticmethod
     def _resolve_format_rule(rule: str) -> VerifierSpec | None:
@@ -175,7 +201,12 @@ class RewardScorer:
         return await asyncio.gather(*(one(s) for s in samples))
 
     # ---- internals -------------------------------------------------------------------------
-    def _verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
+    def route(self, sample: Mapping[str, Any]) -> Route:
+        """Where the routing tables send a sample (a verifier name or "judge")."""
+        return route(sample, self._routing)
+
+    def verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
+        """A verifier's options for a sample: config, the row's verifier_kwargs, its problem and image size."""
         opts = dict(self.config["verifiers"].get(name) or {})
         kwargs = sample.get("verifier_kwargs") or {}
         if not isinstance(kwargs, Mapping):
@@ -216,7 +247,7 @@ class RewardScorer:
         spec = get_verifier(self.config["aliases"].get(policy, policy))
         if answer is None:
             return Verdict(0.0, None, "no answer found", "no_answer"), policy
-        return await self._run_verifier(spec, answer, gold, self._verifier_options(policy, sample), sync), policy
+        return await self._run_verifier(spec, answer, gold, self.verifier_options(policy, sample), sync), policy
 
     async def _score(self, sample: Mapping[str, Any], sync: bool) -> dict:
         t0 = time.perf_counter()
@@ -227,9 +258,7 @@ class RewardScorer:
         response = sample.get("response")
         if not isinstance(response, str):
             return self.error_result(f"response must be a string, got {type(response).__name__}")
-        gold = sample.get("ground_truth")
-        if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
-            gold = answer_only(gold).answer or gold  # WeThink golds sometimes carry <answer> tags
+        gold = clean_gold(sample.get("ground_truth"))
 
         is_answer_only = bool(sample.get("answer_only", cfg["answer_only"]))
         extraction = answer_only(response) if is_answer_only else extract_answer(response, boxed_fallback=cfg["boxed_fallback"])
@@ -241,55 +270,90 @@ class RewardScorer:
             else:
                 fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
 
-        rt: Route = route(sample, self._routing)
+        rt: Route = self.route(sample)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
-        judge_used = judge_failed = fallback = False
-        timed_out = cached = False
-        name = rt.verifier
-        if rt.via == "unmapped" and name == "error":
-            verdict = Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error")
-        elif name == JUDGE:
-            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb = await self._judge(extraction, gold, sample, sync, details)
-            if fb:
-                name = f"judge>{fb}"
+        if rt.via == "unmapped" and rt.verifier == "error":
+            d = Decision(Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error"), rt.verifier)
+        elif rt.verifier == JUDGE:
+            d = await self._judge(extraction, gold, sample, sync, details)
         else:
-            try:
-                spec = get_verifier(cfg["aliases"].get(name, name))
-            except KeyError as e:
-                spec = None
-                verdict = Verdict(0.0, extraction.answer, str(e).strip("'\""), "error")
-            if spec is not None:
-                text = response if spec.reads == "response" else extraction.answer
-                if text is None:
-                    verdict = Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer")
-                else:
-                    try:
-                        opts = self._verifier_options(name, sample)
-                    except TypeError as e:
-                        opts, verdict = None, Verdict(0.0, None, str(e), "error")
-                    if opts is not None:
-                        verdict = await self._run_verifier(spec, text, gold, opts, sync)
-            cached = verdict.cached
+            d = await self._rule(rt.verifier, response, extraction, gold, sample, sync, details)
+        v = d.verdict
         res = compose.result(
-            accuracy=verdict.score, fmt=fmt, verifier=name, cfg=cfg, judge_used=judge_used, judge_failed=judge_failed,
-            fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
-            timed_out=timed_out or verdict.status in ("timeout", "busy"), error=verdict.status in ("error", "invalid_gold"), cached=cached, latency_ms=(time.perf_counter() - t0) * 1000.0, reason=verdict.reason,
-            extracted=verdict.extracted, status=verdict.status, **details,
+            accuracy=v.score, fmt=fmt, verifier=d.verifier, cfg=cfg, judge_used=d.judge_used, judge_failed=d.judge_failed,
+            judge_rescued=d.judge_rescued, fallback=d.fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
+            timed_out=d.timed_out or v.status in ("timeout", "busy"), error=v.status in ("error", "invalid_gold"), cached=v.cached,
+            latency_ms=(time.perf_counter() - t0) * 1000.0, judge_wait_ms=d.wait_ms, reason=v.reason,
+            extracted=v.extracted, status=v.status, **details,
         )  # fmt: skip
         if rt.unmapped is not None:
             res.setdefault("fallback_reason", f"unmapped {rt.unmapped}")
         self.stats.record(res, rt.unmapped)
         return res
 
-    async def _judge(self, extraction, gold, sample, sync, details: dict):
-        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name); why the
-        fallback decided goes to ``details["fallback_reason"]``."""
+    async def _rule(self, name: str, response: str, extraction, gold, sample: Mapping, sync: bool, details: dict) -> "Decision":
+        """A rule-checked sample: the verifier's verdict, or the judge's where it abstains (rescue)."""
+        try:
+            spec = get_verifier(self.config["aliases"].get(name, name))
+        except KeyError as e:
+            return Decision(Verdict(0.0, extraction.answer, str(e).strip("'\""), "error"), name)
+        text = response if spec.reads == "response" else extraction.answer
+        if text is None:
+            return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), name)
+        try:
+            opts = self.verifier_options(name, sample)
+        except TypeError as e:
+            return Decision(Verdict(0.0, None, str(e), "error"), name)
+        verdict = await self._run_verifier(spec, text, gold, opts, sync)
+        if spec.reads == "answer" and self._rescue_wanted(sample, name, gold, verdict):
+            return await self._rescue(name, extraction.answer, gold, sample, opts, verdict, sync, details)
+        return Decision(verdict, name)
+
+    def _rescue_wanted(self, sample: Mapping, name: str, gold, verdict: Verdict) -> bool:
+        """Whether a rule verdict goes to the judge (``judge.rescue``; README "Judge rescue"):
+        only an abstention (``RESCUED_STATUSES``), never a verdict, and only with the judge on."""
+        if verdict.status not in RESCUED_STATUSES or self.judge is None or not self.config["judge"].get("enable", False):
+            return False
+        if verdict.status == "invalid_gold" and not str(gold or "").strip():
+            return False  # nothing to compare with
+        return self.rescue_policy.of(sample, name) == ABSTAIN
+
+    async def _rescue(self, name: str, answer: str, gold, sample: Mapping, opts: Mapping, rule: Verdict, sync: bool, details: dict) -> "Decision":
+        """The judge's verdict on an answer the rule abstained on, paid as the rule pays (1.0 at or
+        above ``min_score``, else 0; format stays the rule's). A screened-out answer and a failed
+        judge call keep the rule's 0 (the latter with judge_failed and fallback "rule")."""
+        why_not = screen(answer, self.rescue_policy.max_answer_chars)
+        if why_not is not None:
+            self.stats.rescue(f"{rule.status}: screened out")
+            return Decision(Verdict(rule.score, rule.extracted, f"{rule.reason}; not rescued: {why_not}", rule.status), name)
+        item = {
+            "purpose": "rescue",
+            "question": sample.get("problem") or "",
+            "reference": reference_text(gold, name, opts),
+            "answer": answer,
+            "reasoning": "",  # the judge sees what the rule saw: never the reasoning
+            "image": sample.get("image"),
+        }
+        outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
+        wait_ms = float(getattr(outcome, "wait_ms", 0.0))
+        if outcome.failed:
+            self.stats.rescue(f"{rule.status}: judge failed")
+            details["fallback_reason"] = f"rescue judge {getattr(outcome, 'kind', 'failed')}: rule"
+            verdict = Verdict(rule.score, rule.extracted, f"rescue failed ({outcome.reason}); {rule.reason}"[:300], rule.status)
+            return Decision(verdict, name, judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
+        self.stats.rescue(f"{rule.status}: rescued")
+        reason = f"rescued ({rule.status}: {rule.reason}); {outcome.reason}{_image_note(outcome)}"
+        verdict = Verdict(self.rescue_policy.pays(outcome.score), answer[:200], reason[:300], cached=outcome.cached)
+        return Decision(verdict, f"{name}>judge", judge_used=True, judge_rescued=True, wait_ms=wait_ms)
+
+    async def _judge(self, extraction, gold, sample, sync, details: dict) -> "Decision":
+        """A judge-routed sample; why a fallback decided goes to ``details["fallback_reason"]``."""
         if extraction.answer is None:
-            return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None
+            return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), JUDGE)
         if self.judge is None or not self.config["judge"].get("enable", False):
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
             details["fallback_reason"] = f"judge off: {fb}"
-            return verdict, False, False, True, False, False, fb
+            return Decision(Verdict(verdict.score, verdict.extracted, verdict.reason, verdict.status), f"judge>{fb}", fallback=True)
         item = {
             "question": sample.get("problem") or "",
             "reference": "" if gold is None else str(gold),
@@ -298,13 +362,26 @@ class RewardScorer:
             "image": sample.get("image"),
         }
         outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
+        wait_ms = float(getattr(outcome, "wait_ms", 0.0))
         if not outcome.failed:
-            return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None
+            verdict = Verdict(float(outcome.score), extraction.answer[:200], f"{outcome.reason}{_image_note(outcome)}", cached=outcome.cached)
+            return Decision(verdict, JUDGE, judge_used=True, wait_ms=wait_ms)
         kind = getattr(outcome, "kind", "failed")
         if kind in CANDIDATE_CAUSED:
             verdict, fb = Verdict(0.0, extraction.answer[:200], "judge fallback: zero"), "zero"
         else:
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
-        verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}", verdict.status)
+        verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}"[:300], verdict.status)
         details["fallback_reason"] = f"judge {kind}: {fb}"
-        return verdict, False, True, True, outcome.timed_out, False, fb
+        return Decision(verdict, f"judge>{fb}", judge_failed=True, fallback=True, timed_out=outcome.timed_out, wait_ms=wait_ms)
+
+
+def clean_gold(gold: Any) -> Any:
+    """The ground truth without the ``<answer>`` tags or ``\\boxed{}`` WeThink golds sometimes carry."""
+    if isinstance(gold, str) and ("<answer>" in gold or "\\boxed" in gold):
+        return answer_only(gold).answer or gold
+    return gold
+
+
+def _image_note(outcome: JudgeOutcome) -> str:
+    return " (the judge refused the image: judged on the text)" if getattr(outcome, "image_dropped", False) else ""
