@@ -208,7 +208,7 @@ def add_parser(jsub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> dict:
-    from ..offline import parse_overrides
+    from ..cli.score import parse_overrides
     from ..reward.config import build_config
 
     judge = {"enable": True, "backend": "http", "url": args.judge_url, "model": args.judge_model, "api_key_env": args.api_key_env}
@@ -247,7 +247,7 @@ def audit(args: argparse.Namespace) -> tuple[dict, list]:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from ..offline import UsageError
+    from ..cli.score import UsageError
     from ..reward.config import ConfigError
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # -v: every failed item; otherwise the report counts them

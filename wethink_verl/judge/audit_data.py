@@ -44,7 +44,7 @@ class DataError(Exception):
 
 def load_samples(path: str) -> list[dict]:
     """Scorer samples (no response yet) from verl parquet or JSON lines / a JSON array."""
-    from ..integrations.common import sample_from_row
+    from ..rows import sample_from_row
 
     p = Path(path)
     if not p.is_file():
@@ -74,7 +74,7 @@ def _parquet_rows(path: Path) -> Iterable[dict]:
 
 
 def _json_rows(path: Path) -> Iterable[dict]:
-    from ..data.prepare import InputError, iter_records
+    from ..data.readers import InputError, iter_records
 
     try:
         for raw in iter_records(str(path)):
