@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/bench_reward_loop.py
 	$(PY) benchmarks/bench_judge.py
 	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_faults.py
 	$(PY) benchmarks/bench_report.py
 
 # Needs a GPU machine with requirements/gpu.txt installed (README "GPU environment"); not run by CI.

@@ -20,10 +20,9 @@ setup(
     install_requires=[
         # core: verifiers and reward composition (no verl, Ray or torch needed)
         "math-verify>=0.8",
-        "pint>=0.24",  # unit conversion in `math` (20 mm = 2 cm; kg is not g)
+        "pint>=0.24",  # units in `math` and `number` answers: converted, never dropped (20 mm = 2 cm; kg is not g)
         "rapidfuzz>=3.0",
-        # units in numeric answers (converted, never dropped) and linear-time patterns over answers
-        "pint>=0.23",
+        # linear-time patterns over untrusted text (answers, judge replies)
         "google-re2>=1.1",
         # judge client, dataset adapter
         "aiohttp>=3.9",

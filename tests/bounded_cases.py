@@ -36,6 +36,23 @@ CASES: dict[str, dict] = {
     "numeric_right": {"response": R.format("x^2+2x+1"), "ground_truth": "(x+1)^2", "verifier": "math"},
 }
 
+def process_gone(pid: int, within: float = 10.0) -> bool:
+    """The process exits within ``within`` seconds (a zombie waiting for its parent's wait() counts
+    as gone; a SIGKILLed process takes a moment to get there on a loaded machine)."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 FIELDS = ("score", "accuracy", "format", "status", "timed_out")
 
 
@@ -128,6 +145,7 @@ class ScoringActor:
         from wethink_verl.verifiers import bounded
 
         pool = bounded.get_pool()
+        pool.warm_up()  # replacements of killed workers start in the background
         return {"size": pool.size, "alive": pool.alive_workers(), "timeouts": pool.stats.timeouts}
 
 
@@ -141,3 +159,20 @@ def slow_verifier(answer, ground_truth, **_):
     """A user verifier that never finishes on its own."""
     time.sleep(3600)
     return 1.0
+
+
+def echo_after(value, seconds=0.0, **_):
+    """Returns its own argument after a delay: a reply that went to the wrong caller shows at once."""
+    if seconds:
+        time.sleep(seconds)
+    return value
+
+
+def echo_verifier(answer, ground_truth, *, seconds=0.0, **_):
+    """A user verifier: 1.0 when the answer equals the ground truth, after ``seconds``. Its reply
+    names the answer it judged, so a reply read by the wrong caller shows in its reason."""
+    from wethink_verl.verifiers.types import Verdict
+
+    if seconds:
+        time.sleep(seconds)
+    return Verdict(1.0 if answer == ground_truth else 0.0, answer, f"judged {answer!r}")

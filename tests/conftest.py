@@ -50,6 +50,9 @@ RAY_TEST_CPUS = 8
 def ray_local():
     """One local Ray cluster for the whole session (ray.init costs ~5 s)."""
     ray = pytest.importorskip("ray")
+    # Ray workers (and the verifier workers they start) import the helper modules next to the tests
+    tests_dir = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)
     if not ray.is_initialized():
         from process_watch import marked, own_for_session, ray_system_processes
 

@@ -43,9 +43,10 @@ def test_score_cli_with_scripted_judge_server(server, tmp_path, capsys):
     before = server.requests
     status, out, printed = _score(tmp_path, capsys, "--judge-url", server.url, "--judge-model", "scripted-judge", "--judge-timeout", "5")
     assert status == 0
-    assert [r["verifier"] for r in out] == ["judge", "judge", "judge", "judge>text", "choice"]
+    assert [r["verifier"] for r in out] == ["judge", "judge", "judge", "judge>zero", "choice"]
     assert [r["accuracy"] for r in out][:3] == [1.0, 1.0, 0.0]
-    assert out[3]["accuracy"] == 1.0 and "judge failed (unparseable" in out[3]["reason"]  # fell back to text, said why
+    # a reply without a verdict scores 0, never the fallback (the candidate can cause it), said why
+    assert out[3]["accuracy"] == 0.0 and "judge failed (unparseable" in out[3]["reason"]
     assert all(r["error"] is None for r in out)
     assert server.requests - before == 1 + 1 + 2  # the repeat deduped; garbage retried once
     assert "judge (" in printed and "4 items" in printed and "1 failed (unparseable 1" in printed and "dedupe hits 25%" in printed

@@ -281,8 +281,13 @@ async def test_scripted_judge_server_through_the_reward_scorer(make_judge):
     res = await scorer.ascore(broken)
     assert (res["verifier"], res["accuracy"], res["judge_used"], res["judge_failed"], res["fallback"]) == ("judge>zero", 0.0, 0, 1, 1)
     text_fallback = RewardScorer({"judge": {"enable": True, "fallback": "text"}}, judge=make_judge(max_retries=0, parse_retries=0))
-    res = await text_fallback.ascore(dict(broken, response="<think>x</think><answer>A grey tabby cat.</answer>"))
+    right = "<think>x</think><answer>A grey tabby cat.</answer>"
+    down = dict(sample, problem="What is on the sofa? [[script: 500x99]]", response=right)
+    res = await text_fallback.ascore(down)  # the endpoint failed: the configured fallback decides
     assert res["verifier"] == "judge>text" and res["accuracy"] == 1.0 and res["judge_failed"] == 1
+    assert res["fallback_reason"] == "judge server_error: text"
+    res = await text_fallback.ascore(dict(broken, response=right))  # no verdict in a reply: never the fallback
+    assert res["verifier"] == "judge>zero" and res["accuracy"] == 0.0 and res["fallback_reason"] == "judge unparseable: zero"
     timed = RewardScorer({"judge": {"enable": True, "fallback": "fixed", "fallback_score": 0.25}},
                          judge=make_judge(timeout_s=0.2, max_retries=0))  # fmt: skip
     res = await timed.ascore(dict(sample, problem="slow one [[script: hang]]"))

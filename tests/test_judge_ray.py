@@ -53,7 +53,7 @@ def service(ray_local, tiny_lm_dir):
 
 
 def _info(ray, handle) -> dict:
-    return ray.get(handle.info.remote(), timeout=60)
+    return ray.get(handle.info.remote(), timeout=300)
 
 
 async def test_ray_service_serves_batches_and_falls_back(ray_local, service):
@@ -113,22 +113,27 @@ async def test_ray_service_get_if_exists_and_batch_isolation(ray_local, service,
 
 
 async def test_ray_service_restarts_and_clients_retry(ray_local, tiny_lm_dir):
+    """A restart of our own service is not an outage: requests wait for the restarted actor (within
+    their timeout) and are sent again; no retry, breaker or fallback is involved (it used to open the
+    circuit and fall back for ~27 s on a loaded machine)."""
     handle = get_or_create_service(_ray_cfg("judge_restart", tiny_lm_dir, max_restarts=2))
-    ray_local.get(handle.ping.remote(), timeout=300)
-    judge = _judge("judge_restart", backoff_s=0.5, backoff_max_s=4.0, max_retries=6)
+    ray_local.get(handle.ping.remote(), timeout=600)
+    judge = _judge("judge_restart", backoff_s=0.5, backoff_max_s=4.0, max_retries=6, timeout_s=300.0)
     try:
         first = await judge.judge(_items(1, "before")[0])
         assert first.kind in ("ok", "unparseable")
         before = _info(ray_local, handle)
         ray_local.kill(handle, no_restart=False)  # a crash: Ray restarts the service
-        outs = await asyncio.wait_for(judge.judge_many(_items(3, "after")), timeout=240)
+        outs = await asyncio.wait_for(judge.judge_many(_items(3, "after")), timeout=600)
         after = _info(ray_local, find_service("judge_restart", NAMESPACE))
+        stats = judge.stats_dict()
     finally:
         judge.close()
         ray_local.kill(handle, no_restart=True)
     assert all(o.kind in ("ok", "unparseable") for o in outs), [o.reason for o in outs]
     assert after["pid"] != before["pid"] and after["started_at"] > before["started_at"]  # a new process served them
     assert after["requests"] >= 3
+    assert "connection" not in stats["errors_by_kind"] and stats["circuit_opened"] == 0 and stats["retries"] == 0, stats
 
 
 async def test_ray_service_missing_falls_back_fast(ray_local):

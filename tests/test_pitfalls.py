@@ -64,6 +64,7 @@ def test_abandoned_futures_do_not_eat_the_pool():
         clear_cache()
         r = RewardScorer({}).score(sample(f"(x+{i})^{{5000}}", f"(x+{i + 1})^{{5000}}", "math"))
         assert r["timed_out"] == 1 and "killed" in r["reason"]
+    pool.warm_up()  # replacements start in the background
     assert len(pool.alive_workers()) == pool.size
     t = time.monotonic()
     assert RewardScorer({}).score(sample("x^2-1", "(x-1)(x+1)", "math"))["accuracy"] == 1.0

@@ -151,7 +151,7 @@ def test_unmapped_values_are_counted_and_reported_by_name():
 
 def test_on_unmapped_policies():
     r = RewardScorer({"routing": {"on_unmapped": "error"}}).score({"response": GOOD, "ground_truth": "B", "category": "zzz"})
-    assert r["accuracy"] == 0.0 and r["error"] and "category=zzz" in r["error"]
+    assert r["accuracy"] == 0.0 and r["error"] == 1 and "category=zzz" in r["reason"]
     r = RewardScorer({"routing": {"on_unmapped": "text"}}).score({"response": GOOD, "ground_truth": "B", "category": "zzz"})
     assert r["verifier"] == "text" and r["unmapped"] == 1
 
@@ -234,7 +234,7 @@ def test_a_row_that_cannot_be_scored_gets_no_format_credit():
     good_format = "<think>x</think><answer>B</answer>"
     for sample in ({"verifier": "no_such_verifier"}, {"verifier": "choice", "verifier_kwargs": 5}):
         res = scorer.score({"response": good_format, "ground_truth": "B", **sample})
-        assert res["status"] == "error" and res["error"] and res["score"] == 0.0 and res["format"] == 1.0
+        assert res["status"] == "error" and res["error"] == 1 and res["reason"] and res["score"] == 0.0 and res["format"] == 1.0
 
 
 def test_text_keys_carry_category_route_status_and_reason(scorer):

@@ -80,7 +80,7 @@ def test_bad_row_options_make_that_row_an_error_and_the_batch_goes_on():
         {"response": GOOD, "ground_truth": "[10, 30, 110, 160]", "verifier": "iou"},
     ]
     bad, good = (scorer.score(r) for r in rows)
-    assert bad["status"] == "error" and bad["accuracy"] == 0.0 and "iou_threshold=-1" in bad["error"] and "(0, 1]" in bad["error"]
+    assert bad["status"] == "error" and bad["error"] == 1 and bad["accuracy"] == 0.0 and "iou_threshold=-1" in bad["reason"] and "(0, 1]" in bad["reason"]
     assert good["status"] == "ok" and good["accuracy"] == 1.0
     assert scorer.stats.as_dict()["errors"] >= 1
 

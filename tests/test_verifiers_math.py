@@ -125,11 +125,10 @@ def test_slow_comparison_is_killed_within_budget_with_a_reason(pool):
     assert time.monotonic() - t < pool.timeout + SLACK_S
     assert v.score == 0.0 and v.status == "timeout" and "killed" in v.reason
     assert pool.stats.timeouts == before + 1
+    pool.warm_up()  # the replacement starts in the background
     assert len(pool.alive_workers()) == pool.size
-    # a timeout is cached: the second call is instant
-    t = time.monotonic()
-    assert verify_math(SLOW, slow_gold(0)).cached
-    assert time.monotonic() - t < 0.5
+    # a timeout is not a verdict: it is not cached (issue 11); the pair is asked again
+    assert not verify_math(SLOW, slow_gold(0), timeout=0.2).cached
 
 
 def test_one_budget_for_all_golds(pool):

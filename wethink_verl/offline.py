@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
+from .reward.compose import failure_reason
 from .table import format_table
 
 CHUNK = 512
@@ -156,7 +157,7 @@ def _summary(rows: list[tuple[str, str, dict]]) -> str:
                 sum(r["score"] for r in results) / n,
                 sum(r["accuracy"] for r in results) / n,
                 (sum(fmts) / len(fmts)) if fmts else None,
-                sum(1 for r in results if r.get("error")),
+                sum(1 for r in results if failure_reason(r)),
                 sum(r.get("fallback", 0) for r in results),
             ]
         )
@@ -180,13 +181,13 @@ class _Run:
 
 
 def _error_result(lineno: int, why: str) -> dict:
-    return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": why, "error": f"line {lineno}: {why}"}
+    return {"score": 0.0, "accuracy": 0.0, "format": 0.0, "verifier": "none", "reason": f"line {lineno}: {why}", "error": 1}
 
 
 def _output_line(base: Any, res: dict, warning: str | None) -> dict:
     merged = dict(base)
     merged.update(score=res["score"], accuracy=res["accuracy"], format=res["format"], verifier=res["verifier"],
-                  reason=res.get("reason"), error=res.get("error"), warning=warning)  # fmt: skip
+                  reason=res.get("reason"), error=failure_reason(res), warning=warning)  # fmt: skip
     return merged
 
 
@@ -210,7 +211,7 @@ async def _score_file(args, scorer, instream, out) -> _Run:
                 base, res = _without_surrogates(base), _error_result(lineno, f"output not encodable as UTF-8: {e.reason}")
                 data = encode_line(_output_line(base, res, warning))
             out.write(data)
-            if res.get("error"):
+            if failure_reason(res):
                 run.errors += 1
             if warning:
                 run.no_answer.append(lineno)

@@ -26,8 +26,10 @@ PR_SET_PDEATHSIG = 1
 
 
 @contextmanager
-def _sigint_ignored():
-    """SIGINT ignored in this process for the block (only the main thread may change it)."""
+def sigint_ignored():
+    """SIGINT ignored in this process for the block, so children started in it are born deaf to
+    it. Only the main thread may change a disposition (and a blocked mask does not survive the
+    spawn): elsewhere this does nothing, and the child must ignore SIGINT itself as it starts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -45,11 +47,11 @@ def start_deaf_to_sigint(proc: multiprocessing.process.BaseProcess) -> None:
     if getattr(proc, "_start_method", None) == "forkserver":
         from multiprocessing import forkserver
 
-        with _sigint_ignored():
+        with sigint_ignored():
             forkserver.ensure_running()
         proc.start()
         return
-    with _sigint_ignored():
+    with sigint_ignored():
         proc.start()
 
 

@@ -82,11 +82,12 @@ def build_judge(judge_cfg: Mapping[str, Any] | None, reward_router_address: str 
     if backend == "router":
         if not reward_router_address:
             raise ValueError("judge.backend=router needs verl's reward_router_address (reward.reward_model.enable=True)")
-        transport = VerlRouterTransport(reward_router_address, model=cfg.get("model"), pool_size=cfg["concurrency"])
+        transport = VerlRouterTransport(reward_router_address, model=cfg.get("model"), pool_size=cfg["concurrency"], max_reply_bytes=cfg["max_reply_bytes"])
     elif backend == "http":
         if not cfg.get("url"):
             raise ValueError("judge.backend=http needs judge.url")
-        transport = HTTPTransport(cfg["url"], model=cfg.get("model"), api_key=read_api_key(cfg.get("api_key_env")), pool_size=cfg["concurrency"])
+        transport = HTTPTransport(cfg["url"], model=cfg.get("model"), api_key=read_api_key(cfg.get("api_key_env")), pool_size=cfg["concurrency"],
+                                  max_reply_bytes=cfg["max_reply_bytes"])  # fmt: skip
     else:
         from .service import RayServiceTransport
 

@@ -39,6 +39,7 @@ from .types import BREAKER_KINDS, FAILURE_KINDS, JudgeOutcome, TransportError
 logger = logging.getLogger("wethink_verl.judge")
 
 REPLY_LOG_CHARS = 400
+PARSE_ON_LOOP_CHARS = 65536  # longer replies are parsed in a thread: the event loop serves other samples
 
 
 def judge_config(judge_cfg: Mapping[str, Any] | None) -> dict:
@@ -134,13 +135,26 @@ def _snippet(raw: bytes, n: int = 200) -> str:
     return raw[:n].decode("utf-8", "replace").replace("\n", " ")
 
 
+async def _read_capped(resp, limit: int) -> bytes:
+    """The body, refused past ``limit`` bytes (a hostile or broken endpoint can send anything)."""
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:  # nothing a verdict needs; the candidate may have asked for it: not a fallback
+            raise TransportError("unparseable", f"reply over judge.max_reply_bytes={limit} bytes: not read")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HTTPTransport:
     """OpenAI chat-completions over a pooled aiohttp session (one per event loop)."""
 
     name = "http"
 
-    def __init__(self, url: str, model: str | None = None, api_key: str | None = None, pool_size: int = 64):
+    def __init__(self, url: str, model: str | None = None, api_key: str | None = None, pool_size: int = 64,
+                 max_reply_bytes: int = 1 << 20):  # fmt: skip
         self.endpoint = chat_completions_url(url)
+        self.max_reply_bytes = int(max_reply_bytes)
         self.models_endpoint = models_url(self.endpoint)
         self.model = model or None
         self._discovered: str | None = None  # "" = the endpoint has no usable /models
@@ -221,7 +235,7 @@ class HTTPTransport:
             if model:
                 body["model"] = model
             async with session.post(self.endpoint, data=json.dumps(body), timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                raw = await resp.read()
+                raw = await _read_capped(resp, self.max_reply_bytes)
                 status = resp.status
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
         except asyncio.TimeoutError as e:  # aiohttp's timeout errors derive from it
@@ -574,7 +588,10 @@ class LLMJudge:
                 self.breaker.release_probe()
                 raise
             self.breaker.record_success()
-            parsed = parse_verdict(reply, self.tiers)
+            if len(reply) < PARSE_ON_LOOP_CHARS:
+                parsed = parse_verdict(reply, self.tiers)
+            else:
+                parsed = await loop.run_in_executor(None, parse_verdict, reply, self.tiers)
             if parsed.score is not None:
                 return JudgeOutcome(score=parsed.score, reason=parsed.reason, reply=reply[:REPLY_LOG_CHARS], attempts=attempts)
             self.stats.error("unparseable")

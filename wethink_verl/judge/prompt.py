@@ -12,6 +12,13 @@ Quarantine: every inserted value has tag openers neutralised (``<score>`` become
 ``<|im_end|>`` becomes ``‹|im_end|>``), the candidate's answer and reasoning are length-capped and
 sit between fixed delimiters, and the verdict is read only from the judge's reply: exactly one
 distinct ``<score>T</score>`` value, and T must be in the tier set. Anything else is unparseable.
+
+Judge replies are untrusted too. The filter and the reader see text the same way, through
+``fold`` (NFKC, casefold, invisible format characters dropped, every space a space): the reader
+accepts ``<ſcore>``, ``＜SCORE＞`` or ``<\u200bscore>`` as a tag, so the filter neutralises every
+``<`` (and its compatibility forms ``＜``, ``﹤``) unless what follows it folds to a digit, an
+operator or nothing. The reader runs in linear time (RE2) on a reply capped at
+``MAX_REPLY_CHARS``.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ import io
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+import re2
 
 DEFAULT_TIERS = (0.0, 0.5, 1.0)
 DEFAULT_SYSTEM = (
@@ -33,10 +43,25 @@ DEFAULT_SYSTEM = (
 )
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
-# "<" that opens a tag, a closing tag, a comment/doctype or a chat special token ("<|im_end|>")
-TAG_OPENER = re.compile(r"<(?=\s*[/!?|A-Za-z])")
-SCORE_TAG = re.compile(r"<\s*score\s*>(.*?)<\s*/\s*score\s*>", re.IGNORECASE | re.DOTALL)
-THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+# every character whose NFKC form contains "<" (checked against all of Unicode in the tests)
+OPENERS = re.compile("[<\ufe64\uff1c]")
+# what may follow a kept "<" (after fold and spaces): maths ("x < 3", "a <= b", "<-"), never a tag
+KEPT_AFTER = frozenset("0123456789=<>-+.($\\")
+# format characters (Unicode category Cf: soft hyphen, zero-width and bidi controls, tags), which
+# render as nothing and which a judge may drop when it quotes; checked in the tests
+INVISIBLE_RANGES = (
+    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2),
+    (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)  # fmt: skip
+_FOLD_TABLE = {c: None for lo, hi in INVISIBLE_RANGES for c in range(lo, hi + 1)}
+_FOLD_TABLE.update({c: " " for c in range(0x3001) if chr(c).isspace() and c != 0x20})  # every space is below U+3001
+# the reader, over folded text: linear time whatever the reply (RE2)
+SCORE_TAG = re2.compile(r"(?s)<\s*score\s*>(.*?)<\s*/\s*score\s*>")
+THROUGH_LAST_THINK_CLOSE = re2.compile(r"(?s)^.*<\s*/\s*think\s*>")
+MAX_REPLY_CHARS = 1 << 20  # longer replies are not read (a verdict needs a few hundred characters)
+MAX_SCORE_TAGS = 16  # a reply with more <score> tags than this is not a verdict
 PLACEHOLDERS = ("question", "reference", "answer", "reasoning", "tiers", "tier_guide", "image_note")
 
 
@@ -116,9 +141,27 @@ def tier_guide(tiers: Sequence[float]) -> str:
 
 
 # ---- quarantine ---------------------------------------------------------------------------------
+def fold(text: str) -> str:
+    """Text as both the filter and the verdict reader see it: NFKC, casefolded, format characters
+    dropped, every space a plain space (so ``<ſcore>``, ``＜SCORE＞`` and ``<\u200bscore>`` all
+    read ``<score>``)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).translate(_FOLD_TABLE)
+
+
+def _is_tag_opener(text: str, end: int) -> bool:
+    j, n = end, len(text)
+    while j < n and (text[j].isspace() or ord(text[j]) in _FOLD_TABLE):
+        j += 1
+    if j == n:
+        return False
+    after = fold(text[j])
+    return not after or after[0] not in KEPT_AFTER
+
+
 def neutralize(text: str) -> str:
-    """Make tag-like text inert: no tag, closing tag or chat special token survives."""
-    return TAG_OPENER.sub("‹", text)
+    """Make tag-like text inert: no tag, closing tag or chat special token survives, in any form
+    that ``fold`` reads as one (the text is otherwise unchanged)."""
+    return OPENERS.sub(lambda m: "‹" if _is_tag_opener(m.string, m.end()) else m.group(0), text)
 
 
 def cap(text: str, limit: int | None, keep_tail: bool = False) -> str:
@@ -242,15 +285,24 @@ class ParsedVerdict:
 def parse_verdict(reply: str | None, tiers: Sequence[float] = DEFAULT_TIERS) -> ParsedVerdict:
     """The tier value in the judge's reply, or ``score=None`` with why not.
 
-    The reply's own reasoning (``<think>…</think>``, DeepSeek-R1 style) is skipped; every
-    ``<score>…</score>`` left must name the same tier value, or the reply is ambiguous.
+    The reply is read folded (``fold``) and in linear time. The reply's own reasoning
+    (``<think>…</think>``, DeepSeek-R1 style, or a pre-filled ``<think>``) is skipped: the verdict
+    is read after the last ``</think>``; every ``<score>…</score>`` there must name the same tier
+    value, or the reply is ambiguous.
     """
     if not isinstance(reply, str) or not reply.strip():
         return ParsedVerdict(None, "empty reply")
-    text = THINK_BLOCK.sub("", reply)
-    if "</think>" in text.lower():  # a template that pre-fills <think>: keep what follows the last close
-        text = text[text.lower().rfind("</think>") + len("</think>") :]
-    found = SCORE_TAG.findall(text)
+    if len(reply) > MAX_REPLY_CHARS:
+        return ParsedVerdict(None, f"reply of {len(reply)} characters (over {MAX_REPLY_CHARS}) not read")
+    text = fold(reply)
+    last_close = THROUGH_LAST_THINK_CLOSE.search(text)
+    if last_close:
+        text = text[last_close.end() :]
+    found = []
+    for m in SCORE_TAG.finditer(text):
+        found.append(m.group(1))
+        if len(found) > MAX_SCORE_TAGS:
+            return ParsedVerdict(None, f"ambiguous reply: over {MAX_SCORE_TAGS} <score> tags")
     if not found:
         return ParsedVerdict(None, "no <score>…</score> in the reply")
     values = set()

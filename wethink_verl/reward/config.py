@@ -68,12 +68,18 @@ DEFAULTS: dict[str, Any] = {
     "verifiers": {},
     # swap an implementation: {"text": "mypkg.rewards:my_text"} or {"choice": "text"}
     "aliases": {},
-    # the hard bound around expensive verifier work (math-verify and user verifiers)
-    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072},
+    # the hard bound around expensive verifier work (math-verify and user verifiers), per process
+    # and per distinct setting: `workers` processes; a call runs at most timeout_s seconds (a
+    # verifier's own `timeout` option may lower it, never raise it) after waiting at most
+    # queue_timeout_s for a free worker (else the row is "busy": timed_out=1, not a verdict); a
+    # worker over memory_limit_mb is a counted error
+    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072, "queue_timeout_s": 60.0},
     # the LLM judge for descriptive answers (wethink_verl.judge; README "LLM judge")
     "judge": {
         "enable": False,
-        # when the judge is off or cannot answer: a verifier name, "zero" or "fixed"
+        # when the judge is off or its endpoint fails (unreachable, timeout, 429, 5xx, circuit open):
+        # a verifier name, "zero" or "fixed". A reply without a valid verdict and a request the
+        # endpoint refused (4xx) score 0 instead: the candidate's text can cause those
         "fallback": "text",
         "fallback_score": 0.0,
         # where verdicts come from: "http" (judge.url), "router" (verl's reward-model pool: the
@@ -97,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
         "temperature": 0.0,
         "max_tokens": 256,
         "request_kwargs": {},
+        # a longer reply body is not read (the verdict is then unparseable, scored 0: see fallback)
+        "max_reply_bytes": 1048576,
         # seconds per request; the whole item (retries and backoff included) gets total_timeout_s
         # (null: timeout_s * (max_retries + 1) + backoff_max_s * max_retries)
         "timeout_s": 60.0,

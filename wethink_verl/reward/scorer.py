@@ -3,7 +3,12 @@
 One implementation serves sync and async callers: ``_score`` is a coroutine that only suspends
 when it must wait (a bounded worker or the judge) and the caller is async; the sync ``score``
 drives it to completion without an event loop. Cheap verifiers run inline; math-verify and user
-verifiers run in the bounded worker pool.
+verifiers run in the scorer's bounded worker pool (one per ``bounded.*`` settings in the process,
+never reconfigured under a running batch).
+
+Nothing fails silently: a row that could not be scored has ``error`` 1 and its reason, one that
+ran out of time (or found no free worker) ``timed_out`` 1, and both are logged at WARNING with a
+running count.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from functools import partial
 from typing import Any, Iterable, Mapping, Protocol
 
 from ..verifiers import bounded
@@ -38,6 +44,13 @@ class JudgeOutcome(Protocol):
     cached: bool
     timed_out: bool
     reason: str
+    kind: str  # "ok" or why it failed (wethink_verl.judge.types.FAILURE_KINDS)
+
+
+# Judge failures the candidate's own text can cause (a reply it talked into an unreadable shape, a
+# request the endpoint refused for its content): scored 0, never by the fallback, or injection
+# would pay whatever the fallback pays a near-copy of the reference.
+CANDIDATE_CAUSED = frozenset({"unparseable", "client_error"})
 
 
 class Judge(Protocol):
@@ -46,16 +59,6 @@ class Judge(Protocol):
     async def judge(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
 
     def judge_sync(self, item: Mapping[str, Any]) -> JudgeOutcome: ...
-
-
-def _run_to_end(coro):
-    """Drive a coroutine that never suspends (the sync path) to its result."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("the sync scoring path suspended; this is a bug")
 
 
 class ScoreStats:
@@ -68,15 +71,25 @@ class ScoreStats:
         self.unmapped_values: Counter = Counter()
         self.fallbacks: Counter = Counter()
         self.errors = 0
+        self.samples = 0
+        self.not_scored = 0  # errors, busy rows and unreadable golds: logged with a running count
 
     def record(self, res: dict, unmapped_value: str | None) -> None:
+        status = res.get("status", "ok")
         with self._lock:
+            self.samples += 1
             self.verifiers[res["verifier"]] += 1
-            self.statuses[res.get("status", "ok")] += 1
+            self.statuses[status] += 1
             if res["fallback"]:
                 self.fallbacks[res.get("fallback_reason", "fallback")] += 1
             if res.get("error"):
                 self.errors += 1
+            if res.get("error") or status == "busy":
+                self.not_scored += 1
+                n, total = self.not_scored, self.samples
+                if n <= 20 or n % 100 == 0:
+                    logger.warning("sample not scored (%s): %s [%d of %d samples not scored so far%s]", status,
+                                   str(res.get("reason"))[:300], n, total, "; logging every 100th from now" if n == 20 else "")  # fmt: skip
             if unmapped_value:
                 first = unmapped_value not in self.unmapped_values
                 self.unmapped_values[unmapped_value] += 1
@@ -91,7 +104,19 @@ class ScoreStats:
                 "unmapped_values": dict(self.unmapped_values),
                 "fallbacks": dict(self.fallbacks),
                 "errors": self.errors,
+                "not_scored": self.not_scored,
             }
+
+
+def _isolated_verdict(spec: VerifierSpec, out: bounded.Outcome) -> Verdict:
+    """A user verifier's outcome from the pool as a verdict (a plain number becomes the score)."""
+    if out.status in ("timeout", "busy"):
+        return Verdict(0.0, None, f"verifier {spec.name} {out.detail}", out.status)
+    if not out.ok:
+        return Verdict(0.0, None, f"verifier {spec.name} {out.status}: {out.detail}"[:300], "error")
+    if isinstance(out.value, Verdict):
+        return out.value
+    return Verdict(min(1.0, max(0.0, float(out.value))), None, f"{spec.name} returned {out.value!r}")
 
 
 class RewardScorer:
@@ -104,7 +129,8 @@ class RewardScorer:
         self.judge = judge
         self.stats = ScoreStats()
         b = self.config["bounded"]
-        bounded.configure(size=int(b["workers"]), timeout=float(b["timeout_s"]), memory_limit_mb=b.get("memory_limit_mb"))
+        self.pool_settings = bounded.PoolSettings(size=int(b["workers"]), timeout=float(b["timeout_s"]), memory_limit_mb=b.get("memory_limit_mb"),
+                                                  queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
         self._format_spec = self._resolve_format_rule(self.config["format_rule"])
         self._routing = normalize_routing(self.config["routing"])
 
@@ -116,10 +142,15 @@ class RewardScorer:
             return None
         return get_verifier(rule)
 
+    @property
+    def pool(self) -> bounded.WorkerPool:
+        """This scorer's bounded pool (the process's pool for its settings; a fresh one after a fork)."""
+        return bounded.get_pool(self.pool_settings)
+
     # ---- public API ------------------------------------------------------------------------
     def score(self, sample: Mapping[str, Any]) -> dict:
         try:
-            return _run_to_end(self._score(sample, sync=True))
+            return bounded.run_sync(self._score(sample, sync=True))
         except Exception as e:  # noqa: BLE001 - a bad sample never stops a batch; it is counted
             return self.error_result(f"scoring raised {type(e).__name__}: {e}", sample)
 
@@ -131,10 +162,9 @@ class RewardScorer:
 
     def error_result(self, message: str, sample: Mapping[str, Any] | None = None) -> dict:
         """The result of a sample that could not be scored: score 0, the error logged and counted."""
-        logger.warning("sample not scored: %s", message[:300])
         verifier = str((sample or {}).get("verifier") or "none")
-        res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error",
-                             reason=message[:300], error=message[:300], category=(sample or {}).get("category"))  # fmt: skip
+        res = compose.result(accuracy=0.0, fmt=0.0, verifier=verifier, cfg=self.config, status="error", error=True,
+                             reason=message[:300], category=(sample or {}).get("category"))  # fmt: skip
         self.stats.record(res, None)
         return res
 
@@ -162,22 +192,19 @@ class RewardScorer:
 
     async def _run_verifier(self, spec: VerifierSpec, text: str, gold: Any, opts: dict, sync: bool) -> Verdict:
         try:
+            if not (spec.isolate or spec.blocking):
+                return spec.fn(text, gold, **opts)  # bounded by construction: no pool needed
+            pool = self.pool
             if spec.isolate:
-                pool = bounded.get_pool()
                 out = pool.call(spec.ref, text, gold, **opts) if sync else await pool.acall(spec.ref, text, gold, **opts)
-                if out.status == "timeout":
-                    return Verdict(0.0, None, f"verifier {spec.name} {out.detail}", "timeout")
-                if not out.ok:
-                    return Verdict(0.0, None, f"verifier {spec.name} {out.status}: {out.detail}"[:300], "error")
-                value = out.value
-                if isinstance(value, Verdict):
-                    return value
-                return Verdict(min(1.0, max(0.0, float(value))), None, f"{spec.name} returned {value!r}")
-            if spec.blocking and not sync:
-                return await asyncio.get_running_loop().run_in_executor(
-                    bounded.get_pool()._executor, lambda: spec.fn(text, gold, **opts)
-                )
-            return spec.fn(text, gold, **opts)
+                return _isolated_verdict(spec, out)
+            # verifiers that call the pool from inside (math) use this scorer's, and their wait for a
+            # worker starts now: a job queued in the executor spends its wait budget there
+            wait_until = time.monotonic() + pool.queue_timeout
+            job = partial(bounded.run_in, pool, wait_until, partial(spec.fn, text, gold, **opts))
+            if sync:
+                return job()
+            return await asyncio.get_running_loop().run_in_executor(pool.executor, job)
         except Exception as e:  # noqa: BLE001 - a bad sample never stops a batch; it is counted
             logger.debug("verifier %s failed", spec.name, exc_info=True)
             return Verdict(0.0, None, f"verifier {spec.name} raised {type(e).__name__}: {e}"[:300], "error")
@@ -224,11 +251,9 @@ class RewardScorer:
         name = rt.verifier
         if rt.via == "unmapped" and name == "error":
             verdict = Verdict(0.0, extraction.answer, f"unmapped routing value {rt.unmapped}", "error")
-            details["error"] = verdict.reason
         elif name == JUDGE:
-            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb = await self._judge(extraction, gold, sample, sync)
+            verdict, judge_used, judge_failed, fallback, timed_out, cached, fb = await self._judge(extraction, gold, sample, sync, details)
             if fb:
-                details["fallback_reason"] = fb
                 name = f"judge>{fb}"
         else:
             try:
@@ -247,13 +272,11 @@ class RewardScorer:
                         opts, verdict = None, Verdict(0.0, None, str(e), "error")
                     if opts is not None:
                         verdict = await self._run_verifier(spec, text, gold, opts, sync)
-            timed_out, cached = verdict.status == "timeout", verdict.cached
-        if verdict.status in ("invalid_gold", "timeout", "error"):
-            details.setdefault("error", verdict.reason)
+            cached = verdict.cached
         res = compose.result(
             accuracy=verdict.score, fmt=fmt, verifier=name, cfg=cfg, judge_used=judge_used, judge_failed=judge_failed,
-            fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None, timed_out=timed_out,
-            cached=cached, latency_ms=(time.perf_counter() - t0) * 1000.0, reason=verdict.reason,
+            fallback=fallback or rt.unmapped is not None, unmapped=rt.unmapped is not None,
+            timed_out=timed_out or verdict.status in ("timeout", "busy"), error=verdict.status in ("error", "invalid_gold"), cached=cached, latency_ms=(time.perf_counter() - t0) * 1000.0, reason=verdict.reason,
             extracted=verdict.extracted, status=verdict.status, **details,
         )  # fmt: skip
         if rt.unmapped is not None:
@@ -261,12 +284,14 @@ class RewardScorer:
         self.stats.record(res, rt.unmapped)
         return res
 
-    async def _judge(self, extraction, gold, sample, sync):
-        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name)."""
+    async def _judge(self, extraction, gold, sample, sync, details: dict):
+        """(verdict, judge_used, judge_failed, fallback, timed_out, cached, fallback_name); why the
+        fallback decided goes to ``details["fallback_reason"]``."""
         if extraction.answer is None:
             return Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), False, False, False, False, False, None
         if self.judge is None or not self.config["judge"].get("enable", False):
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
+            details["fallback_reason"] = f"judge off: {fb}"
             return verdict, False, False, True, False, False, fb
         item = {
             "question": sample.get("problem") or "",
@@ -278,6 +303,11 @@ class RewardScorer:
         outcome = self.judge.judge_sync(item) if sync else await self.judge.judge(item)
         if not outcome.failed:
             return Verdict(float(outcome.score), extraction.answer[:200], outcome.reason), True, False, False, False, outcome.cached, None
-        verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
+        kind = getattr(outcome, "kind", "failed")
+        if kind in CANDIDATE_CAUSED:
+            verdict, fb = Verdict(0.0, extraction.answer[:200], "judge fallback: zero"), "zero"
+        else:
+            verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
         verdict = Verdict(verdict.score, verdict.extracted, f"judge failed ({outcome.reason}); {verdict.reason}", verdict.status)
+        details["fallback_reason"] = f"judge {kind}: {fb}"
         return verdict, False, True, True, outcome.timed_out, False, fb

@@ -5,40 +5,61 @@ Why processes: math-verify bounds itself with ``signal.alarm``, which only works
 verl runs sync reward functions in an executor thread of an async Ray actor, where math-verify
 raises (and verl's old wrapper silently scored 0). Turning its timeouts off lets ``9^{9^{9}}`` run
 forever; abandoning a ``ProcessPoolExecutor`` future leaves the worker burning a slot forever.
-Here a call that overruns its budget gets its worker SIGKILLed and replaced, so the pool always
-holds ``size`` workers and a call returns within ``timeout`` (+ pipe latency) from any thread,
-event loop or Ray actor. Waiting for a free worker is bounded separately by ``queue_timeout``.
 
-Workers fork from a forkserver that has already imported sympy/math-verify, so a replacement is
-cheap; ``RLIMIT_AS`` turns a runaway allocation (``(10^{10^5})!``) into a MemoryError.
+The bound, for every call from any thread, event loop or Ray actor:
+
+- **waiting** for a free worker (a replacement's start-up included) takes at most ``queue_timeout``
+  seconds (``bounded.queue_timeout_s``); a call that could not start in time is ``busy``;
+- **running** takes at most ``timeout`` seconds (``bounded.timeout_s``; a per-call ``timeout`` can
+  lower it, never raise it); a call that overruns gets its worker SIGKILLed: ``timeout``;
+- every pipe send and receive has that deadline, and starting a replacement (in a background
+  thread, so no caller waits for a fork) has its own: a stopped worker or forkserver is a timeout
+  or a busy call, never a hang.
+
+A worker whose call did not complete (overrun, KeyboardInterrupt, asyncio cancellation, any
+exception on the way) is never used again: it is killed and replaced, and each reply must carry
+its request's id, so a reply can never reach another call. ``RLIMIT_AS`` turns a runaway
+allocation (``(10^{10^5})!``) into a ``memory`` status.
+
+Pools are keyed by their settings (``get_pool(PoolSettings(...))``) and never reconfigured, so no
+scorer can cancel another's calls; after ``os.fork`` the child gets fresh pools and never signals
+the parent's workers. Verifiers that use a pool from inside (math) get the caller's with
+``current_pool()``, set by ``using(pool)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib
-import io
+import collections
+import contextlib
+import contextvars
 import logging
-import multiprocessing
+import math
+import numbers
 import os
+import pickle
 import queue
-import signal
+import socket
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import Any, Callable, Iterator
 
-from ..procs import start_deaf_to_sigint
+from . import _workers
+from ._workers import HEADER, READY_ID, WorkerProcess
+
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MEMORY_LIMIT_MB = 3072
-_PRELOAD = ["wethink_verl.verifiers._symbolic"]
-_START_TIMEOUT_S = 120.0  # a cold spawn on a loaded 2-core box imports sympy in 1-10 s
+DEFAULT_QUEUE_TIMEOUT_S = 60.0
+_START_TIMEOUT_S = 120.0  # a worker not ready this long after its birth is replaced
+_READY_READ_S = 5.0  # reading a ready frame that has started to arrive
+_START_ATTEMPTS = 2  # workers that die while starting before a call gives up ("crashed")
 
 
 @dataclass(frozen=True)
@@ -53,158 +74,22 @@ class Outcome:
         return self.status == "ok"
 
 
-def _resolve(target: str, cache: dict):
-    fn = cache.get(target)
-    if fn is None:
-        module, _, attr = target.partition(":")
-        fn = getattr(importlib.import_module(module), attr)
-        cache[target] = fn
-    return fn
+@dataclass(frozen=True)
+class PoolSettings:
+    """What makes two pools different (and the key of the process-wide ones)."""
 
+    size: int = 2
+    timeout: float = DEFAULT_TIMEOUT_S
+    memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB
+    queue_timeout: float = DEFAULT_QUEUE_TIMEOUT_S
 
-def _worker_main(conn, memory_limit_mb: int | None) -> None:
-    """Runs in the worker process: one request at a time, forever."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_limit_mb:
-        try:
-            import resource
-
-            limit = int(memory_limit_mb) * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ImportError, ValueError, OSError):
-            pass
-    resolved: dict = {}
-    try:
-        for module in _PRELOAD:
-            importlib.import_module(module)
-        conn.send(("ready", os.getpid()))
-    except BaseException as e:  # noqa: BLE001 - report anything, including math-verify's BaseException timeouts
-        conn.send(("error", f"worker start failed: {type(e).__name__}: {e}"))
-        return
-    while True:
-        try:
-            target, args, kwargs = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        try:
-            conn.send(("ok", _resolve(target, resolved)(*args, **kwargs)))
-        except MemoryError:
-            conn.send(("memory", "memory limit exceeded"))
-        except BaseException as e:  # noqa: BLE001
-            conn.send(("error", f"{type(e).__name__}: {str(e)[:300]}"))
-
-
-class _Worker:
-    def __init__(self, ctx, memory_limit_mb: int | None):
-        parent, child = ctx.Pipe(duplex=True)
-        process_class = _process_class(ctx)
-        self.proc = process_class(target=_worker_main, args=(child, memory_limit_mb), daemon=True, name="wethink-verifier")
-        start_deaf_to_sigint(self.proc)  # a terminal's Ctrl-C is the parent's to handle
-        child.close()
-        self.conn = parent
-        self.ready = False
-        self.born = time.monotonic()
-
-    def wait_ready(self, timeout: float) -> str | None:
-        """None when ready, else why not."""
-        if self.ready:
-            return None
-        try:
-            if not self.conn.poll(timeout):
-                return f"worker not ready after {timeout:.0f} s"
-            kind, detail = self.conn.recv()
-        except (EOFError, OSError) as e:
-            return f"worker died while starting: {e!r}"
-        if kind != "ready":
-            return str(detail)
-        self.ready = True
-        return None
-
-    def kill(self) -> None:
-        try:
-            self.proc.kill()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        self.proc.join(timeout=5)
-        try:
-            self.conn.close()
-        except OSError:
-            pass
-        try:
-            self.proc.close()
-        except ValueError:
-            pass
-
-
-try:  # forkserver needs fd passing (POSIX)
-    from multiprocessing import forkserver as _mp_forkserver
-    from multiprocessing import popen_forkserver as _popen_forkserver
-    from multiprocessing import spawn as _mp_spawn
-    from multiprocessing import util as _mp_util
-    from multiprocessing.context import ForkServerProcess as _ForkServerProcess
-    from multiprocessing.context import reduction as _reduction
-    from multiprocessing.context import set_spawning_popen as _set_spawning_popen
-except ImportError:  # pragma: no cover
-    _ForkServerProcess = None
-
-
-if _ForkServerProcess is not None:
-
-    class _NoMainPopen(_popen_forkserver.Popen):
-        """``popen_forkserver.Popen`` whose child never imports the caller's ``__main__``.
-
-        multiprocessing's spawn and forkserver children re-import the parent's main module (as
-        ``__mp_main__``) before running the target. For a script without an ``if __name__ ==
-        "__main__"`` guard that re-runs the script in every worker, which then tries to start its
-        own pool and dies ("An attempt has been made to start a new process before the current
-        process has finished its bootstrapping phase"): every bounded call came back "crashed".
-        With a guard it still costs a full re-import of the caller (verl, torch…) per worker.
-        Workers need nothing from ``__main__`` (the target is ``_worker_main``, arguments are
-        plain data), so the main-module entries are dropped from the preparation data.
-        """
-
-        # the body of popen_forkserver.Popen._launch (CPython 3.10-3.13), minus the main module
-        def _launch(self, process_obj):
-            prep_data = _mp_spawn.get_preparation_data(process_obj._name)
-            prep_data.pop("init_main_from_name", None)
-            prep_data.pop("init_main_from_path", None)
-            buf = io.BytesIO()
-            _set_spawning_popen(self)
-            try:
-                _reduction.dump(prep_data, buf)
-                _reduction.dump(process_obj, buf)
-            finally:
-                _set_spawning_popen(None)
-            self.sentinel, w = _mp_forkserver.connect_to_new_process(self._fds)
-            _parent_w = os.dup(w)
-            self.finalizer = _mp_util.Finalize(self, _mp_util.close_fds, (_parent_w, self.sentinel))
-            with open(w, "wb", closefd=True) as f:
-                f.write(buf.getbuffer())
-            self.pid = _mp_forkserver.read_signed(self.sentinel)
-
-    class _NoMainForkServerProcess(_ForkServerProcess):
-        @staticmethod
-        def _Popen(process_obj):
-            return _NoMainPopen(process_obj)
-
-
-def _process_class(ctx):
-    if ctx.get_start_method() == "forkserver" and _ForkServerProcess is not None:
-        return _NoMainForkServerProcess
-    return ctx.Process
-
-
-def _context():
-    method = os.environ.get("WETHINK_MP_START") or (
-        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # replaces the default ['__main__'] preload: the forkserver must not run the caller's
-        # script either; has no effect when a forkserver already runs in this process (workers
-        # then import lazily)
-        ctx.set_forkserver_preload(list(_PRELOAD))
-    return ctx
+    def __post_init__(self):
+        if int(self.size) < 1:
+            raise ValueError(f"bounded.workers must be >= 1, got {self.size}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ValueError(f"bounded.timeout_s must be a finite number > 0, got {self.timeout}")
+        if not (math.isfinite(self.queue_timeout) and self.queue_timeout >= 0):
+            raise ValueError(f"bounded.queue_timeout_s must be a finite number >= 0, got {self.queue_timeout}")
 
 
 @dataclass
@@ -220,166 +105,607 @@ class PoolStats:
     by_status: dict = field(default_factory=dict)
 
 
+_STAT_FIELD = {"ok": "ok", "timeout": "timeouts", "memory": "memory", "error": "errors", "crashed": "crashed", "busy": "busy"}
+
+
+def run_sync(coro):
+    """Drive a coroutine that never suspends (the sync paths here and in the scorer) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a sync path suspended; this is a bug")
+
+
+class _Worker:
+    """A pool member: the process, and whether its pipe is between exchanges (``clean``)."""
+
+    def __init__(self, proc: WorkerProcess):
+        self.proc = proc
+        self.sock = proc.sock
+        self.ready = False
+        self.clean = True
+        self.next_id = READY_ID + 1
+
+
+# ---- waiting for a worker: one FIFO of waiters, threads and event loops alike -------------------
+class _ThreadWaiter:
+    def __init__(self):
+        self.worker: _Worker | None = None
+        self._event = threading.Event()
+
+    def hand(self, worker: _Worker) -> bool:
+        self.worker = worker
+        self._event.set()
+        return True
+
+    def wait(self, timeout: float) -> None:
+        self._event.wait(timeout)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _LoopWaiter:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.worker: _Worker | None = None
+        self.loop = loop
+        self.future = loop.create_future()
+
+    def hand(self, worker: _Worker) -> bool:
+        if self.future.done():  # timed out or cancelled: it removes itself
+            return False
+        self.worker = worker
+        try:
+            if _running_loop() is self.loop:
+                self._wake()  # released on the waiter's own loop: no cross-thread wake-up needed
+            else:
+                self.loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # its loop is closed
+            self.worker = None
+            return False
+        return True
+
+    def _wake(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
+# ---- pipe I/O: the same exchange, blocking (threads) or on an event loop --------------------------
+class _Expired(Exception):
+    """A deadline passed during a pipe operation."""
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _Expired
+    return left
+
+
+class _BlockingIO:
+    """Blocking socket operations with deadlines; its coroutines never suspend (see ``run_sync``)."""
+
+    def __init__(self, pool: "WorkerPool"):
+        self.pool = pool
+
+    async def acquire(self, wait_until: float) -> _Worker | None:
+        return self.pool._acquire_blocking(wait_until)
+
+    @staticmethod
+    async def readable(sock: socket.socket, deadline: float) -> bool:
+        try:
+            sock.settimeout(_remaining(deadline))
+            sock.recv(1, socket.MSG_PEEK)  # b"" at EOF: readable, the read then says EOF
+            return True
+        except (_Expired, TimeoutError):
+            return False
+        except OSError:
+            return True  # the read that follows says what is wrong
+
+    @staticmethod
+    async def send(sock: socket.socket, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                sock.settimeout(_remaining(deadline))
+                view = view[sock.send(view) :]
+        except TimeoutError as e:
+            raise _Expired from e
+
+    @staticmethod
+    async def recv_exact(sock: socket.socket, n: int, deadline: float) -> bytes:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        try:
+            while got < n:
+                sock.settimeout(_remaining(deadline))
+                k = sock.recv_into(view[got:])
+                if k == 0:
+                    raise EOFError("the worker closed its pipe")
+                got += k
+        except TimeoutError as e:
+            raise _Expired from e
+        return bytes(buf)
+
+
+class _LoopIO:
+    """The same operations as ``_BlockingIO`` on the running event loop: non-blocking socket calls,
+    and a wait for readiness (with its deadline as a timer) only when the socket is not ready."""
+
+    def __init__(self, pool: "WorkerPool"):
+        self.pool = pool
+        self.loop = asyncio.get_running_loop()
+
+    async def acquire(self, wait_until: float) -> _Worker | None:
+        return await self.pool._acquire_on_loop(self.loop, wait_until)
+
+    async def _ready(self, sock: socket.socket, deadline: float, write: bool) -> None:
+        """Until ``sock`` is readable (or writable), or ``_Expired`` at ``deadline``."""
+        loop, fd = self.loop, sock.fileno()
+        fut = loop.create_future()
+        done = lambda: fut.done() or fut.set_result(None)  # noqa: E731
+        expire = loop.call_later(_remaining(deadline), lambda: fut.done() or fut.set_exception(_Expired()))
+        (loop.add_writer if write else loop.add_reader)(fd, done)
+        try:
+            await fut
+        finally:
+            expire.cancel()
+            (loop.remove_writer if write else loop.remove_reader)(fd)
+
+    async def readable(self, sock: socket.socket, deadline: float) -> bool:
+        try:
+            await self._ready(sock, deadline, write=False)
+            return True
+        except _Expired:
+            return False
+
+    async def send(self, sock: socket.socket, data: bytes, deadline: float) -> None:
+        sock.setblocking(False)
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                await self._ready(sock, deadline, write=True)
+
+    async def recv_exact(self, sock: socket.socket, n: int, deadline: float) -> bytes:
+        sock.setblocking(False)
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            try:
+                k = sock.recv_into(view[got:])
+            except BlockingIOError:
+                await self._ready(sock, deadline, write=False)
+                continue
+            if k == 0:
+                raise EOFError("the worker closed its pipe")
+            got += k
+        return bytes(buf)
+
+
+async def _recv_frame(io, sock: socket.socket, deadline: float) -> tuple[int, bytes]:
+    request_id, n = HEADER.unpack(await io.recv_exact(sock, HEADER.size, deadline))
+    return request_id, await io.recv_exact(sock, n, deadline)
+
+
+# ---- the pool --------------------------------------------------------------------------------------
+_live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+_context: contextvars.ContextVar = contextvars.ContextVar("wethink_bounded_pool", default=None)
+
+
 class WorkerPool:
-    """``size`` warm worker processes; ``call`` is thread-safe, ``acall`` is its asyncio twin."""
+    """``size`` warm worker processes; ``call`` is thread-safe, ``acall`` is its asyncio twin (it
+    waits and talks to the worker on the caller's event loop, blocking nothing)."""
 
     def __init__(
         self,
         size: int = 2,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB,
-        queue_timeout: float = 300.0,
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT_S,
     ):
-        if size < 1:
-            raise ValueError("pool size must be >= 1")
-        self.size, self.timeout, self.memory_limit_mb, self.queue_timeout = size, timeout, memory_limit_mb, queue_timeout
-        self._ctx = _context()
+        self.settings = PoolSettings(int(size), float(timeout), memory_limit_mb, float(queue_timeout))
+        self.size, self.timeout, self.memory_limit_mb = self.settings.size, self.settings.timeout, memory_limit_mb
+        self.queue_timeout = self.settings.queue_timeout
+        self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle: list[_Worker] = []
+        self._waiters: collections.deque = collections.deque()
         self._all: set[_Worker] = set()
         self._closed = False
-        self._pid = os.getpid()
+        self._start_error: str | None = None  # why the last worker start failed (None: it did not)
         self.stats = PoolStats()
-        self._executor = ThreadPoolExecutor(max_workers=max(4, 4 * size), thread_name_prefix="wethink-bounded")
-        for _ in range(size):
-            self._idle.put(self._spawn())
+        # threads for verifiers that block on this pool from inside (math) when called from asyncio
+        self.executor = ThreadPoolExecutor(max_workers=max(4, 4 * self.size), thread_name_prefix="wethink-bounded")
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._starter = threading.Thread(target=self._start_workers, name="wethink-bounded-starter", daemon=True)
+        _live_pools.add(self)
+        self._starter.start()
+        for _ in range(self.size):
+            self._jobs.put("spawn")
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self._ctx, self.memory_limit_mb)
-        with self._lock:
-            self._all.add(worker)
-        return worker
+    @classmethod
+    def from_settings(cls, settings: PoolSettings) -> "WorkerPool":
+        return cls(settings.size, settings.timeout, settings.memory_limit_mb, settings.queue_timeout)
 
-    def _replace(self, worker: _Worker) -> _Worker:
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
-            self.stats.restarts += 1
-        return self._spawn()
-
-    def warm_up(self, timeout: float = _START_TIMEOUT_S) -> None:
-        """Block until every idle worker has started (benchmarks, tests, before a timed phase)."""
-        taken = []
-        try:
-            for _ in range(self.size):
-                taken.append(self._idle.get(timeout=timeout))
-            for i, w in enumerate(taken):
-                if w.wait_ready(timeout) is not None:
-                    taken[i] = self._replace(w)
-                    taken[i].wait_ready(timeout)
-        finally:
-            for w in taken:
-                self._idle.put(w)
-
-    def _count(self, status: str) -> None:
-        with self._lock:
-            self.stats.calls += 1
-            attr = {"ok": "ok", "timeout": "timeouts", "memory": "memory", "error": "errors", "crashed": "crashed", "busy": "busy"}[status]
-            setattr(self.stats, attr, getattr(self.stats, attr) + 1)
-
+    # ---- public API ------------------------------------------------------------------------------
     def call(self, target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Outcome:
-        """Run ``module:function`` with args in a worker, bounded by ``timeout`` seconds of compute."""
-        if self._closed:
-            raise RuntimeError("worker pool is closed")
-        budget = self.timeout if timeout is None else timeout
-        try:
-            worker = self._idle.get(timeout=self.queue_timeout)
-        except queue.Empty:
-            self._count("busy")
-            return Outcome("busy", detail=f"no free verifier worker within {self.queue_timeout:.0f} s")
-        outcome = Outcome("crashed", detail="not run")
-        try:
-            why = worker.wait_ready(_START_TIMEOUT_S)
-            if why is not None:
-                worker = self._replace(worker)
-                why = worker.wait_ready(_START_TIMEOUT_S)
-                if why is not None:
-                    outcome = Outcome("crashed", detail=why)
-                    return outcome
-            start = time.monotonic()
-            worker.conn.send((target, args, kwargs))
-            if worker.conn.poll(budget):
-                status, value = worker.conn.recv()
-                elapsed = time.monotonic() - start
-                if status == "ok":
-                    outcome = Outcome("ok", value, "", elapsed)
-                else:
-                    outcome = Outcome(status, None, str(value), elapsed)
-                    if status == "memory":  # the worker's heap is suspect after a MemoryError
-                        worker = self._replace(worker)
-            else:
-                elapsed = time.monotonic() - start
-                worker = self._replace(worker)
-                outcome = Outcome("timeout", None, f"killed after {budget:g} s", elapsed)
-        except (EOFError, OSError, BrokenPipeError) as e:
-            worker = self._replace(worker)
-            outcome = Outcome("crashed", None, f"worker died: {e!r}")
-        finally:
-            self._count(outcome.status)
-            if self._closed:
-                worker.kill()
-            else:
-                self._idle.put(worker)
-        return outcome
+        """Run ``module:function`` with args in a worker: waits at most ``queue_timeout`` for a free
+        worker, then runs at most ``timeout`` seconds (default and ceiling: the pool's)."""
+        return run_sync(self._call(_BlockingIO(self), target, args, kwargs, timeout))
 
     async def acall(self, target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Outcome:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(self.call, target, *args, timeout=timeout, **kwargs))
+        return await self._call(_LoopIO(self), target, args, kwargs, timeout)
+
+    def warm_up(self, timeout: float = _START_TIMEOUT_S) -> None:
+        """Block until all ``size`` workers run and are ready (benchmarks, tests, before a timed phase)."""
+        deadline = time.monotonic() + timeout
+        io, taken = _BlockingIO(self), []
+        try:
+            while len(taken) < self.size and time.monotonic() < deadline:
+                worker = self._acquire_blocking(deadline)
+                if worker is None:
+                    break
+                problem = run_sync(self._ready(io, worker, deadline))
+                if problem is None:
+                    taken.append(worker)
+                elif problem == "busy":
+                    self._release(worker)
+                    break
+                else:
+                    self._discard(worker)
+        finally:
+            for worker in taken:
+                self._release(worker)
 
     def alive_workers(self) -> list[int]:
         with self._lock:
-            return [w.proc.pid for w in self._all if w.proc.is_alive()]
+            return [w.proc.pid for w in self._all if w.proc.alive()]
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
         with self._lock:
-            workers = list(self._all)
-            self._all.clear()
+            if self._closed:
+                return
+            self._closed = True
+            workers, self._all, self._idle = list(self._all), set(), []
+            waiters, self._waiters = list(self._waiters), collections.deque()
+        self._jobs.put(None)
+        if self._starter is not threading.current_thread():
+            self._starter.join(5.0)  # a launch in progress ends (its worker is then killed on arrival)
+        with self._lock:
+            workers += [w for w in self._all if w not in workers]
+            self._all = set()
         for w in workers:
-            w.kill()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+            w.proc.kill()
+        for w in workers:
+            w.proc.reap(0.5)
+        for waiter in waiters:
+            waiter.hand(None)
+        if self._pid == os.getpid():
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # ---- one call --------------------------------------------------------------------------------
+    def _budget(self, timeout: Any) -> tuple[float | None, str]:
+        if timeout is None:
+            return self.timeout, ""
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+            return None, f"invalid timeout {timeout!r}: a number of seconds"
+        if math.isnan(timeout) or timeout <= 0:
+            return None, f"invalid timeout {timeout!r}: must be > 0"
+        return min(float(timeout), self.timeout), ""  # bounded.timeout_s is the ceiling
+
+    def _wait_until(self, start: float) -> tuple[float, bool]:
+        """(until when this call may wait for a worker, whether its caller's wait is already over)."""
+        wait_until = start + self.queue_timeout
+        ctx = _context.get()
+        if ctx is not None and ctx[0] is self and ctx[1] is not None:
+            wait_until = min(wait_until, ctx[1])  # the caller's own wait (e.g. in an executor queue) counts
+            return wait_until, start >= ctx[1]
+        return wait_until, False
+
+    async def _call(self, io, target: str, args: tuple, kwargs: dict, timeout: Any) -> Outcome:
+        self._check_usable()
+        start = time.monotonic()
+        budget, why = self._budget(timeout)
+        if budget is None:
+            return self._count(Outcome("error", detail=why))
+        try:
+            request = pickle.dumps((target, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # noqa: BLE001 - e.g. an unpicklable option value
+            return self._count(Outcome("error", detail=f"arguments cannot be sent to a worker: {type(e).__name__}: {e}"[:300]))
+        wait_until, waited_out = self._wait_until(start)
+        for _ in range(_START_ATTEMPTS):
+            worker = outcome = None
+            try:
+                worker = None if waited_out else await io.acquire(wait_until)
+                if worker is None:
+                    outcome = self._no_worker(start)
+                    return self._count(outcome)
+                problem = await self._ready(io, worker, wait_until)
+                if problem == "busy":  # still starting: untouched, it goes back
+                    outcome = Outcome("busy", detail=f"no verifier worker ready within {self.queue_timeout:g} s", elapsed_s=time.monotonic() - start)
+                elif problem is not None:
+                    outcome = Outcome("crashed", detail=problem)
+                    continue  # a worker that died while starting: try another
+                else:
+                    outcome = await self._exchange(io, worker, request, budget)
+            finally:
+                if worker is not None:
+                    self._finish(worker, outcome)
+            return self._count(outcome)
+        return self._count(outcome)
+
+    def _no_worker(self, start: float) -> Outcome:
+        elapsed = time.monotonic() - start
+        with self._lock:
+            broken = self._start_error if not self._all else None
+        if broken:
+            return Outcome("crashed", detail=f"no verifier worker could be started: {broken}", elapsed_s=elapsed)
+        return Outcome("busy", detail=f"no free verifier worker within {self.queue_timeout:g} s", elapsed_s=elapsed)
+
+    async def _ready(self, io, worker: _Worker, wait_until: float) -> str | None:
+        """None when ready; "busy" when it is still starting at ``wait_until``; else what went wrong."""
+        if worker.ready:
+            return None
+        if time.monotonic() - worker.proc.born > _START_TIMEOUT_S:
+            worker.clean = False
+            return f"worker not ready {_START_TIMEOUT_S:g} s after its start"
+        if not await io.readable(worker.sock, wait_until):
+            return "busy"
+        worker.clean = False
+        try:
+            _, payload = await _recv_frame(io, worker.sock, time.monotonic() + _READY_READ_S)
+            kind, detail = pickle.loads(payload)
+        except (EOFError, OSError, _Expired, pickle.UnpicklingError) as e:
+            return f"worker died while starting: {e!r}"
+        if kind != "ready":
+            return str(detail)
+        worker.ready = worker.clean = True
+        return None
+
+    async def _exchange(self, io, worker: _Worker, request: bytes, budget: float) -> Outcome:
+        start = time.monotonic()
+        deadline = start + budget
+        request_id, worker.next_id = worker.next_id, worker.next_id + 1
+        worker.clean = False  # until the whole reply is read: an interruption before that kills it
+        try:
+            await io.send(worker.sock, HEADER.pack(request_id, len(request)) + request, deadline)
+            reply_id, payload = await _recv_frame(io, worker.sock, deadline)
+        except _Expired:
+            return Outcome("timeout", None, f"killed after {budget:g} s", time.monotonic() - start)
+        except (EOFError, OSError) as e:
+            return Outcome("crashed", None, f"worker died: {e!r}", time.monotonic() - start)
+        elapsed = time.monotonic() - start
+        if reply_id != request_id:  # cannot happen with the rules above; if it ever does, it is caught
+            return Outcome("crashed", None, f"reply to request {reply_id} received for request {request_id}", elapsed)
+        worker.clean = True
+        try:
+            status, value = pickle.loads(payload)
+        except Exception as e:  # noqa: BLE001 - e.g. a result class the parent cannot import
+            return Outcome("error", None, f"result cannot be read: {type(e).__name__}: {e}"[:300], elapsed)
+        if status == "ok":
+            return Outcome("ok", value, "", elapsed)
+        return Outcome(status, None, str(value), elapsed)
+
+    def _finish(self, worker: _Worker, outcome: Outcome | None) -> None:
+        """Back to the pool only after a complete exchange (or none at all); otherwise replaced."""
+        stale = worker.proc.server is not None and worker.proc.server is not _workers._server
+        if outcome is None or not worker.clean or outcome.status == "memory" or stale:
+            self._discard(worker)  # the heap is suspect after a MemoryError, too
+        else:
+            self._release(worker)
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        with self._lock:
+            self.stats.calls += 1
+            name = _STAT_FIELD[outcome.status]
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+        return outcome
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise RuntimeError("worker pool is closed")
+        if self._pid != os.getpid():
+            raise RuntimeError("this worker pool belongs to the parent process; use bounded.get_pool() after a fork")
+
+    # ---- workers in and out ----------------------------------------------------------------------
+    def _acquire_blocking(self, wait_until: float) -> _Worker | None:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            waiter = _ThreadWaiter()
+            self._waiters.append(waiter)
+        try:
+            waiter.wait(max(0.0, wait_until - time.monotonic()))
+        except BaseException:
+            self._give_back(self._claim(waiter))
+            raise
+        return self._claim(waiter)
+
+    async def _acquire_on_loop(self, loop, wait_until: float) -> _Worker | None:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            waiter = _LoopWaiter(loop)
+            self._waiters.append(waiter)
+        wake = waiter.future
+        expire = loop.call_later(max(0.0, wait_until - time.monotonic()), lambda: wake.done() or wake.set_result(None))
+        try:
+            await wake
+        except BaseException:  # cancelled: a worker handed over meanwhile goes back, untouched
+            self._give_back(self._claim(waiter))
+            raise
+        finally:
+            expire.cancel()
+        return self._claim(waiter)
+
+    def _give_back(self, worker: _Worker | None) -> None:
+        if worker is not None:
+            self._release(worker)
+
+    def _claim(self, waiter) -> _Worker | None:
+        """The worker handed to ``waiter``, or None (then the waiter leaves the queue)."""
+        with self._lock:
+            worker = waiter.worker
+            if worker is None:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            waiter.worker = None
+        if worker is not None and self._closed:
+            worker.proc.kill()
+            return None
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._lock:
+            if not self._closed:
+                while self._waiters:
+                    if self._waiters.popleft().hand(worker):
+                        return
+                self._idle.append(worker)
+                return
+        worker.proc.kill()
+        worker.proc.reap(0.5)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.proc.kill()
+        with self._lock:
+            self._all.discard(worker)
+            self.stats.restarts += 1
+        self._jobs.put(worker)  # reaped, then replaced, off the caller's thread
+
+    def _start_workers(self) -> None:
+        """The pool's starter thread: reaps killed workers and starts replacements, each launch
+        with a deadline; a forkserver that misses it is killed and a new one started."""
+        backoff, failures = 0.5, 0
+        while True:
+            job = self._jobs.get()
+            if job is None or self._closed or self._pid != os.getpid():
+                return
+            if isinstance(job, _Worker):
+                job.proc.reap()
+                job = "spawn"
+            try:
+                worker = _Worker(WorkerProcess(self.memory_limit_mb))
+            except Exception as e:  # noqa: BLE001 - a stopped or broken forkserver, no fds left, …
+                failures += 1
+                why = f"{type(e).__name__}: {str(e).strip()[:300]}"
+                (logger.warning if failures <= 3 or failures % 100 == 0 else logger.debug)(
+                    "could not start a verifier worker (%s); retrying in %.1f s with a new forkserver [%d failures in a row]", why, backoff, failures)
+                self._fail_waiters_if_empty(why)
+                if _workers._server is not None:
+                    self._retire_server(_workers._server)
+                time.sleep(backoff)
+                backoff = min(2 * backoff, 10.0)
+                self._jobs.put("spawn")
+                continue
+            backoff, failures, self._start_error = 0.5, 0, None
+            with self._lock:
+                self._all.add(worker)
+            self._release(worker)
+
+    def _fail_waiters_if_empty(self, why: str) -> None:
+        """With no worker at all, waiting callers learn at once that none could be started."""
+        with self._lock:
+            self._start_error = why
+            waiters = list(self._waiters) if not self._all else []
+            if waiters:
+                self._waiters.clear()
+        for waiter in waiters:
+            waiter.hand(None)
+
+    def _retire_server(self, server) -> None:
+        """Kill a forkserver that stopped answering; its idle workers go now, busy ones on return."""
+        _workers.replace_server(server)
+        with self._lock:
+            stale = [w for w in self._idle if w.proc.server is server]
+            self._idle = [w for w in self._idle if w.proc.server is not server]
+        for worker in stale:
+            self._discard(worker)
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: this pool is the parent's. Never touch its workers; drop our fd copies."""
+        self._closed = True
+        self._lock = threading.Lock()
+        for worker in self._all:
+            worker.proc.forget_after_fork()
+        self._all, self._idle, self._waiters = set(), [], collections.deque()
 
 
-_default_pool: WorkerPool | None = None
-_default_lock = threading.Lock()
-_default_settings: dict = {}
+# ---- the process-wide pools, one per settings ----------------------------------------------------
+_pools: dict[PoolSettings, WorkerPool] = {}
+_pools_lock = threading.Lock()
 
 
-def configure(size: int | None = None, timeout: float | None = None, memory_limit_mb: int | None = None) -> None:
-    """Settings for the process-wide pool; a running pool is replaced when they change."""
-    global _default_pool
-    new = {k: v for k, v in (("size", size), ("timeout", timeout), ("memory_limit_mb", memory_limit_mb)) if v is not None}
-    with _default_lock:
-        if new == {k: _default_settings.get(k) for k in new}:
-            return
-        _default_settings.update(new)
-        old, _default_pool = _default_pool, None
-    if old is not None:
-        old.close()
+def default_settings() -> PoolSettings:
+    return PoolSettings(size=int(os.environ.get("WETHINK_VERIFIER_WORKERS", 2)))
 
 
-def get_pool() -> WorkerPool:
-    """The process-wide pool, created on first use (and again in a forked child)."""
-    global _default_pool
-    pool = _default_pool
-    if pool is not None and pool._pid == os.getpid() and not pool._closed:
+def get_pool(settings: PoolSettings | None = None) -> WorkerPool:
+    """The process-wide pool for ``settings`` (default: ``default_settings()``), created on first use
+    (and again in a forked child). Pools are never reconfigured: other settings, another pool."""
+    settings = settings or default_settings()
+    pool = _pools.get(settings)
+    if pool is not None and not pool._closed and pool._pid == os.getpid():
         return pool
-    with _default_lock:
-        if _default_pool is None or _default_pool._pid != os.getpid() or _default_pool._closed:
-            settings = {"size": int(os.environ.get("WETHINK_VERIFIER_WORKERS", 2))}
-            settings.update(_default_settings)
-            _default_pool = WorkerPool(**settings)
-        return _default_pool
+    with _pools_lock:
+        pool = _pools.get(settings)
+        if pool is None or pool._closed or pool._pid != os.getpid():
+            pool = _pools[settings] = WorkerPool.from_settings(settings)
+        return pool
+
+
+def current_pool() -> WorkerPool:
+    """The pool of the scorer running this verifier (``using``), else the default one."""
+    ctx = _context.get()
+    if ctx is not None and not ctx[0]._closed and ctx[0]._pid == os.getpid():
+        return ctx[0]
+    return get_pool(ctx[0].settings if ctx is not None else None)
+
+
+@contextlib.contextmanager
+def using(pool: WorkerPool, wait_until: float | None = None) -> Iterator[WorkerPool]:
+    """Make ``pool`` the ``current_pool()`` here; calls made inside start by ``wait_until`` or are busy."""
+    token = _context.set((pool, wait_until))
+    try:
+        yield pool
+    finally:
+        _context.reset(token)
+
+
+def run_in(pool: WorkerPool, wait_until: float | None, fn: Callable[[], Any]) -> Any:
+    """``fn()`` with ``pool`` current (the body of an executor job)."""
+    with using(pool, wait_until):
+        return fn()
 
 
 def shutdown() -> None:
-    global _default_pool
-    with _default_lock:
-        pool, _default_pool = _default_pool, None
-    if pool is not None and pool._pid == os.getpid():
-        pool.close()
+    """Close every pool this process started (at exit too: no worker outlives it)."""
+    with _pools_lock:
+        _pools.clear()
+    for pool in list(_live_pools):
+        if pool._pid == os.getpid():
+            pool.close()
 
 
+def _after_fork_in_child() -> None:
+    global _pools_lock
+    _pools_lock = threading.Lock()
+    _pools.clear()
+    for pool in list(_live_pools):
+        pool._forget_after_fork()
+    _workers.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(shutdown)

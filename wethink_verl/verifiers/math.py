@@ -141,16 +141,15 @@ def _fast_compare(pred: str, gold: str) -> Verdict | None:
     return None
 
 
-def symbolic_compare(
-    pred: str, gold: str, timeout: float | None = None, *, cache_timeout: bool = True, **verify_options: Any
-) -> Verdict:
-    """Math-Verify in a bounded worker; cached. ``cache_timeout=False`` when ``timeout`` is only
-    what was left of a larger budget: a timeout then says nothing about the pair itself."""
+def symbolic_compare(pred: str, gold: str, timeout: float | None = None, **verify_options: Any) -> Verdict:
+    """Math-Verify in the caller's bounded worker pool (``bounded.current_pool()``); verdicts are
+    cached, timeouts and busy pools are not: they say how loaded the machine was, not what the
+    pair is."""
     key = (gold, pred, tuple(sorted(verify_options.items())))
     cached = _cache.get(key)
     if cached is not None:
         return dataclasses.replace(cached, cached=True)
-    outcome = bounded.get_pool().call(
+    outcome = bounded.current_pool().call(
         "wethink_verl.verifiers._symbolic:math_equal", gold, pred, timeout=timeout, **verify_options
     )
     shown = canonical(pred)[:200]
@@ -166,12 +165,12 @@ def symbolic_compare(
             verdict = Verdict(0.0, shown, "math-verify could not parse the ground truth", "invalid_gold")
         else:
             verdict = no_answer("math-verify found no expression in the answer")
-    elif outcome.status == "timeout":
-        verdict = Verdict(0.0, shown, f"math-verify {outcome.detail}", "timeout")
+    elif outcome.status in ("timeout", "busy"):
+        verdict = Verdict(0.0, shown, f"math-verify {outcome.detail}", outcome.status)
     else:
         verdict = Verdict(0.0, shown, f"math-verify {outcome.status}: {outcome.detail}"[:300], "error")
-    # deterministic enough to reuse; crashes are retried
-    if outcome.status in ("ok", "memory") or (outcome.status == "timeout" and cache_timeout):
+    # deterministic enough to reuse; timeouts, busy pools and crashes are asked again
+    if outcome.status in ("ok", "memory"):
         _cache.put(key, verdict)
     return verdict
 
@@ -281,12 +280,12 @@ class _Budget:
 
     def symbolic(self, pred: str, gold: str, verify_options: dict) -> Verdict:
         if self.budget is None:
-            self.budget = float(self.timeout) if self.timeout is not None else bounded.get_pool().timeout
+            self.budget = float(self.timeout) if self.timeout is not None else bounded.current_pool().timeout
             self.deadline = time.monotonic() + self.budget
         left = self.deadline - time.monotonic()
         if left <= 0.01:
             return Verdict(0.0, canonical(pred)[:200], f"math-verify budget of {self.budget:g} s used up by earlier golds", "timeout")
-        return symbolic_compare(pred, gold, min(left, self.budget), cache_timeout=left >= 0.95 * self.budget, **verify_options)
+        return symbolic_compare(pred, gold, min(left, self.budget), **verify_options)
 
 
 @register("math", blocking=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Why a verdict is not an ordinary right/wrong judgement. "ok" covers both right and wrong.
-STATUSES = ("ok", "no_answer", "hedged", "invalid_gold", "timeout", "error")
+# Why a verdict is not an ordinary right/wrong judgement. "ok" covers both right and wrong;
+# "timeout": the work ran out of its budget; "busy": no bounded worker was free in time.
+STATUSES = ("ok", "no_answer", "hedged", "invalid_gold", "timeout", "busy", "error")
 
 
 @dataclass(frozen=True)
