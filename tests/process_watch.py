@@ -8,6 +8,9 @@ after it is a leftover, except what lives as long as its owner by design: the se
 processes (the Ray cluster, the vLLM server: ``own_for_session``), Ray's idle worker pool
 (``ray::IDLE``) and multiprocessing's forkserver of this process once it has no child (the bounded
 verifier pool's; stdlib keeps it for the process's lifetime).
+
+``forks_of_this_process`` lists every fork of the pytest process with the stack that made it (a
+child forked after torch's OpenMP pool ran here hangs in its first parallel torch op).
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import traceback
 
 import psutil
 
 MARKER = "WETHINK_TEST_SESSION"
 _session_pids: set[int] = set()
 _session_groups: set[int] = set()
+_forks: list[str] = []
+
+# every fork of this process (os.fork, multiprocessing's "fork" start: a `datasets` pool, verl's
+# router) with the stack that asked for it; a subprocess or the forkserver starts by exec instead
+os.register_at_fork(before=lambda: _forks.append("".join(traceback.format_stack(limit=24)[:-1])))
+
+
+def forks_of_this_process() -> list[str]:
+    """The stacks of this process's forks so far (a child forked after torch's OpenMP pool ran
+    here hangs at its first parallel torch op)."""
+    return list(_forks)
 
 
 def own_for_session(pids=(), group: int | None = None) -> None:

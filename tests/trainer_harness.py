@@ -19,6 +19,15 @@ Stand-ins, each for a GPU-only piece:
 - ``RecordingCheckpointManager``: the policy weight sync (``CheckpointEngineManager``), which
   only moves GPU weights; it records the calls.
 The actor/ref/critic worker groups (FSDP on GPUs) are not built: the tests stop at the reward.
+
+Started once per test module and shared by its modes (each is a Ray actor importing verl, ~10 s
+of CPU): the scripted policy behind verl's balancer, TransferQueue, each trainer's agent-loop
+workers (pointed at each mode's reward workers, ``AgentLoopWorkers``), the policy's tokenizer and
+processor. Each mode builds its own trainer object, dataloaders and reward loop, unless two modes
+have one reward config (then one reward loop serves both).
+
+Nothing is forked from the test process but verl's router: ``datasets``' filter pool would be
+(``data.filter_overlong_prompts_workers``), and after any torch op in the parent its child hangs.
 """
 
 from __future__ import annotations
@@ -158,7 +167,11 @@ def recording_replica_class():
     class RecordingJudgeReplica(RolloutReplica):
         """verl's RolloutReplica for the reward model, its GPU launch replaced (see module doc)."""
 
-        target: JudgeTarget | None = None
+        target: JudgeTarget | None = None  # the next replicas' (set before verl builds them)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.target = type(self).target  # this replica's, for as long as its reward loop lives
 
         async def launch_servers(self):
             self._server_address = self.target.address
@@ -283,42 +296,134 @@ def harness_config(recipe: str, data: dict, processor_dir: str, overrides: list[
         f"data.train_files={data['train']}", f"data.val_files={data['val']}",
         f"data.train_batch_size={data['train_rows']}", "data.shuffle=false", "data.dataloader_num_workers=0",
         "data.max_prompt_length=1024", "data.max_response_length=128",
-        # filter in this process: with workers >= 1 `datasets` forks a pool from the pytest process,
-        # and once a torch op here has started the OpenMP (libgomp) thread pool, a forked child's
-        # first torch op (the Qwen2.5-VL image processor) waits forever on its dead threads
-        "data.filter_overlong_prompts_workers=null",
+        # data.filter_overlong_prompts_workers stays the recipe's null: verl filters in this process
+        # (any N >= 1 forks `datasets` workers from the pytest process, where torch's OpenMP pool has
+        # run: a forked child's first torch op, the Qwen2.5-VL image processor, waits forever)
+        # one agent-loop and one reward-loop worker: each is a Ray actor importing verl (~10 s CPU)
         "actor_rollout_ref.rollout.agent.num_workers=1", "actor_rollout_ref.rollout.val_kwargs.n=2",
-        "actor_rollout_ref.rollout.n=5", "reward.num_workers=2", "trainer.logger=[console]",
+        "actor_rollout_ref.rollout.n=5", "reward.num_workers=1", "trainer.logger=[console]",
         "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
         "reward.reward_kwargs.bounded.workers=1",
     ]  # fmt: skip
-    return compose_verl_config(base + list(overrides), config_name=recipe, config_dir=str(RECIPES))
+    config = compose_verl_config(base + list(overrides), config_name=recipe, config_dir=str(RECIPES))
+    # fail here rather than hang in verl's dataset (see the comment above)
+    assert config.data.filter_overlong_prompts_workers is None, "a forked `datasets` filter pool would hang here"
+    return config
+
+
+# ---- what a module's modes share: verl's agent-loop workers; a reward loop ---------------------
+def _use_reward_workers(worker, handles) -> None:
+    """Runs inside an agent-loop worker actor (``__ray_call__``): the reward workers its
+    ``_compute_score`` sends each finished trajectory to (None: the trainer scores the batch)."""
+    worker.reward_loop_worker_handles = handles
+
+
+@dataclass
+class AgentLoopWorkers:
+    """One trainer's agent-loop workers: verl's own actor class, started by its manager's
+    ``create`` as the trainer starts them, once per module. verl hands a worker the reward
+    workers' handles at construction and reads them only per trajectory
+    (``AgentLoopWorker._compute_score``), so each mode points the same workers at its own reward
+    workers: each worker imports verl for ~10 s of CPU, and starting them once instead of once
+    per mode keeps the module inside its time budget."""
+
+    manager_cls: Any
+    workers: list
+
+    @classmethod
+    def start(cls, manager_cls, config, policy: ScriptedPolicy) -> "AgentLoopWorkers":
+        from omegaconf import OmegaConf
+
+        OmegaConf.resolve(config)
+        manager = manager_cls.create(config=config, llm_client=policy.client(config), teacher_client=None, reward_loop_worker_handles=None)
+        ray.get([w.__ray_ready__.remote() for w in manager.agent_loop_workers])
+        return cls(manager_cls, list(manager.agent_loop_workers))
+
+    def manager(self, config, policy: ScriptedPolicy, reward_handles):
+        """verl's agent-loop manager for one mode, on these workers."""
+        ray.get([w.__ray_call__.remote(_use_reward_workers, reward_handles) for w in self.workers])
+        manager = self.manager_cls(config=config, llm_client=policy.client(config), teacher_client=None, reward_loop_worker_handles=reward_handles)
+        manager.agent_loop_workers = self.workers
+        return manager
+
+    def stop(self) -> None:
+        for w in self.workers:
+            ray.kill(w, no_restart=True)
+
+
+def start_reward_loop(config):
+    """verl's RewardLoopManager as both trainers build it (no GPU pool: a standalone judge). For
+    an in-cluster judge it launches the replicas and forks verl's router from this process: the
+    one fork the harness lets verl make (the router runs no torch, see ``forks_of_this_process``)."""
+    from verl.experimental.reward_loop import RewardLoopManager
+
+    manager = RewardLoopManager(config=config, rm_resource_pool=None)
+    try:
+        ray.get([w.__ray_ready__.remote() for w in manager.reward_loop_workers])
+    except BaseException:
+        stop_reward_loop(manager)
+        raise
+    return manager
+
+
+def stop_reward_loop(manager) -> None:
+    """Its worker actors and, for an in-cluster judge, its router process (RewardModelManager
+    keeps no handle on it: the child of this process running verl's run_router on its port)."""
+    import multiprocessing
+
+    from verl.experimental.reward_loop.router.naive_router import run_router
+
+    from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+
+    shutdown_reward_loop(manager)
+    address = getattr(manager, "reward_router_address", None)
+    for child in multiprocessing.active_children():
+        if address and getattr(child, "_target", None) is run_router and address.endswith(f":{child._args[1]}"):
+            child.terminate()
+            child.join(10)
+
+
+_TOKENIZERS: dict[str, tuple] = {}
+
+
+def policy_tokenizers(config) -> tuple:
+    """The policy's (tokenizer, processor) from verl's HFModelConfig, as both trainers load them
+    (V1's ``_init_tokenizer``, main_ppo_v0's TaskRunner), once per model folder: every mode has
+    the same policy, and each load reads the 151k-token Qwen vocabulary twice (~7 s of CPU)."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    path = config.actor_rollout_ref.model.path
+    if path not in _TOKENIZERS:
+        model = omega_conf_to_dataclass(config.actor_rollout_ref.model)
+        _TOKENIZERS[path] = (model.tokenizer, model.processor)
+    return _TOKENIZERS[path]
 
 
 # ---- the two trainers ------------------------------------------------------------------------
 class _Harness:
-    """What both trainers' harnesses start, and end in ``close`` (also when starting failed
-    halfway): verl's agent-loop workers, the reward loop's workers and, for an in-cluster judge,
-    verl's router process. The scripted policy is the caller's (shared by a module's modes)."""
+    """One mode of a trainer: its reward loop (its own unless ``reward_loop`` is given: then the
+    caller's, shared with another mode of the same reward config) on the module's agent-loop
+    workers and scripted policy; ``close`` ends what it started, also when starting failed."""
 
     agent_loop_manager: Any = None
     reward_loop_manager: Any = None
+    _own_reward_loop = False
 
-    def __init__(self, config, policy: ScriptedPolicy):
+    def __init__(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop=None):
         try:
-            self._start(config, policy)
+            self._start(config, policy, agent_workers, reward_loop)
         except BaseException:
             self.close()
             raise
 
-    def close(self) -> None:
-        from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+    def _reward_loop(self, config, reward_loop):
+        self._own_reward_loop = reward_loop is None
+        self.reward_loop_manager = start_reward_loop(config) if reward_loop is None else reward_loop
+        return self.reward_loop_manager
 
-        for w in getattr(self.agent_loop_manager, "agent_loop_workers", None) or []:
-            ray.kill(w, no_restart=True)
-        if self.reward_loop_manager is not None:
-            shutdown_reward_loop(self.reward_loop_manager)
-        _stop_routers()
+    def close(self) -> None:
+        if self._own_reward_loop and self.reward_loop_manager is not None:
+            stop_reward_loop(self.reward_loop_manager)
 
 
 class V1Harness(_Harness):
@@ -327,11 +432,10 @@ class V1Harness(_Harness):
 
     trainer: Any = None
 
-    def _start(self, config, policy: ScriptedPolicy) -> None:
+    def _start(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop) -> None:
         import transfer_queue as tq
         from omegaconf import OmegaConf
-        from verl.experimental.reward_loop import RewardLoopManager
-        from verl.trainer.ppo.v1 import AgentLoopManagerTQ, get_trainer_cls
+        from verl.trainer.ppo.v1 import get_trainer_cls
         from verl.utils.skip import SkipManager
 
         config.transfer_queue.enable = True  # as TaskRunnerV1.run
@@ -339,16 +443,13 @@ class V1Harness(_Harness):
         self.config = config
         self.tq = tq
         self.trainer = trainer = get_trainer_cls(config.trainer.v1.trainer_mode)(config=config)
-        trainer._init_tokenizer()
+        trainer.tokenizer, trainer.processor = policy_tokenizers(config)  # what _init_tokenizer sets
         trainer._init_dataloader()
         trainer._init_dump_executor()
-        trainer.reward_loop_manager = self.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        trainer.reward_loop_manager = self._reward_loop(config, reward_loop)
         trainer.checkpoint_manager = RecordingCheckpointManager()
         trainer.global_steps = 1
-        self.agent_loop_manager = AgentLoopManagerTQ.create(
-            config=config, llm_client=policy.client(config), teacher_client=None, reward_loop_worker_handles=trainer.get_reward_handles()
-        )
-        trainer.agent_loop_manager = self.agent_loop_manager
+        self.agent_loop_manager = trainer.agent_loop_manager = agent_workers.manager(config, policy, trainer.get_reward_handles())
         SkipManager.init(config)
 
     @property
@@ -398,25 +499,18 @@ class LegacyHarness(_Harness):
     agent loop manager with or without streaming reward handles, then RayPPOTrainer's own
     ``_compute_reward_colocate`` when the judge shares the policy GPUs."""
 
-    def _start(self, config, policy: ScriptedPolicy) -> None:
+    def _start(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop) -> None:
         from omegaconf import OmegaConf
-        from verl.experimental.agent_loop import AgentLoopManager
-        from verl.experimental.reward_loop import RewardLoopManager
         from verl.trainer.ppo.utils import create_rl_dataset
-        from verl.utils import hf_processor, hf_tokenizer
 
         OmegaConf.resolve(config)
         self.config = config
-        path = config.actor_rollout_ref.model.path
-        self.tokenizer, self.processor = hf_tokenizer(path), hf_processor(path)
+        self.tokenizer, self.processor = policy_tokenizers(config)  # main_ppo_v0's TaskRunner.run
         self.train_dataset = create_rl_dataset(config.data.train_files, config.data, self.tokenizer, self.processor, is_train=True)
-        self.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        rewards = self._reward_loop(config, reward_loop)
         use_rm = bool(config.reward.reward_model.enable)
         self.streaming = not use_rm or bool(config.reward.reward_model.enable_resource_pool)  # ray_trainer.enable_agent_reward_loop
-        self.agent_loop_manager = AgentLoopManager.create(
-            config=config, llm_client=policy.client(config), teacher_client=None,
-            reward_loop_worker_handles=self.reward_loop_manager.reward_loop_workers if self.streaming else None,
-        )  # fmt: skip
+        self.agent_loop_manager = agent_workers.manager(config, policy, rewards.reward_loop_workers if self.streaming else None)
 
     def train_step(self) -> list[dict]:
         """RayPPOTrainer.fit's rollout + reward for one batch."""
@@ -452,19 +546,6 @@ class LegacyHarness(_Harness):
         return out
 
 
-def _stop_routers() -> None:
-    """RewardModelManager keeps no handle on its router process: end the children running verl's
-    run_router (daemon processes forked from this one)."""
-    import multiprocessing
-
-    from verl.experimental.reward_loop.router.naive_router import run_router
-
-    for child in multiprocessing.active_children():
-        if getattr(child, "_target", None) is run_router:
-            child.terminate()
-            child.join(10)
-
-
 def _item(v: Any) -> Any:
     if hasattr(v, "item"):
         try:
@@ -498,6 +579,8 @@ def direct_results(trajectories: list[dict], tokenizer, scorer, images: dict[tup
             image = images[(extra.get("split"), extra.get("index"))]
             sample = sample_from_row(response, t["reward_model"]["ground_truth"], extra, t["data_source"], image)
             out.append(await scorer.ascore(sample))
+        if scorer.judge is not None:
+            await scorer.judge.aclose()  # this event loop's HTTP session
         return out
 
     return asyncio.run(run())
