@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# inherited by every process this session starts (tests/process_watch.py finds them by it)
+os.environ["WETHINK_TEST_SESSION"] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +54,37 @@ def ray_local():
     tests_dir = str(Path(__file__).resolve().parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)
     if not ray.is_initialized():
+        from process_watch import marked, own_for_session, ray_system_processes
+
+        before = marked()
         ray.init(num_cpus=RAY_TEST_CPUS, include_dashboard=False, log_to_driver=True, ignore_reinit_error=True)
+        own_for_session(ray_system_processes(before))
     yield ray
     ray.shutdown()
+
+
+def _watch_processes(what: str):
+    from process_watch import leftovers, marked
+
+    from wethink_verl.verifiers import bounded
+
+    before = marked()
+    yield
+    bounded.shutdown()  # the process-wide verifier pool a direct scorer started here
+    left = leftovers(before)
+    assert not left, f"processes started by the {what} still alive: {left}"
+
+
+@pytest.fixture
+def no_leftover_processes():
+    """Fails the test if a process it started outlives it (tests/process_watch.py says which count)."""
+    yield from _watch_processes("test")
+
+
+@pytest.fixture(scope="module")
+def no_leftover_processes_module():
+    """The same for everything a module started, its module fixtures included."""
+    yield from _watch_processes("module")
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +99,9 @@ def vllm_server(tiny_lm_dir):
     # like verl's reward-model replicas: no --served-model-name, so the model's name is its path
     server = VLLMServer(tiny_lm_dir, python=python, served_model_name=None, max_model_len=1024)
     server.start()
+    from process_watch import own_for_session
+
+    own_for_session(group=server.proc.pid)  # its own session: the API server and the engine core
     try:
         yield server
     finally:

@@ -34,6 +34,8 @@ def test_verl_recipe_composes_and_resolves(name):
     cfg = _compose(name)
     assert cfg.algorithm.adv_estimator == "grpo"
     assert cfg.actor_rollout_ref.rollout.n == 5  # WeThink: 5 rollouts
+    # overlong prompts filtered in the dataset's own process, no forked `datasets` pool (it can hang)
+    assert cfg.data.filter_overlong_prompts and cfg.data.filter_overlong_prompts_workers is None
     assert resolve_reward_manager_cls(cfg) is WeThinkRewardManager
     reward_cfg = build_config(reward_config_from_verl(cfg))
     assert (reward_cfg["accuracy_weight"], reward_cfg["format_weight"]) == (0.7, 0.3)

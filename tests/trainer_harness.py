@@ -19,6 +19,15 @@ Stand-ins, each for a GPU-only piece:
 - ``RecordingCheckpointManager``: the policy weight sync (``CheckpointEngineManager``), which
   only moves GPU weights; it records the calls.
 The actor/ref/critic worker groups (FSDP on GPUs) are not built: the tests stop at the reward.
+
+Started once per test module and shared by its modes (each is a Ray actor importing verl, ~10 s
+of CPU): the scripted policy behind verl's balancer, TransferQueue, each trainer's agent-loop
+workers (pointed at each mode's reward workers, ``AgentLoopWorkers``), the policy's tokenizer and
+processor. Each mode builds its own trainer object, dataloaders and reward loop, unless two modes
+have one reward config (then one reward loop serves both).
+
+Nothing is forked from the test process but verl's router: ``datasets``' filter pool would be
+(``data.filter_overlong_prompts_workers``), and after any torch op in the parent its child hangs.
 """
 
 from __future__ import annotations
@@ -97,15 +106,51 @@ class ScriptedPolicyServer:
         return {"served": sum(self.served.values()), "unmatched": self.unmatched, "images": self.images_seen}
 
 
-def scripted_llm_client(config, tokenizer_dir: str, script: dict[str, list[str]]):
-    """verl's real LLMServerClient over verl's real load balancer, with the scripted server as
-    the only replica."""
-    from verl.workers.rollout.llm_server import LLMServerClient
-    from verl.workers.rollout.router import get_router_handle
+@dataclass
+class ScriptedPolicy:
+    """The scripted server behind verl's real load balancer (an actor), shared by every mode of a
+    module; each mode talks to it through its own verl ``LLMServerClient``."""
 
-    server = ScriptedPolicyServer.remote(tokenizer_dir, script)
-    balancer = get_router_handle(servers={"scripted-policy:0": server})
-    return LLMServerClient(config=config, load_balancer_handle=balancer), server
+    server: Any
+    balancer: Any
+
+    @classmethod
+    def start(cls, tokenizer_dir: str, script: dict[str, list[str]]) -> "ScriptedPolicy":
+        from verl.workers.rollout.router import get_router_handle
+
+        server = ScriptedPolicyServer.remote(tokenizer_dir, script)
+        return cls(server, get_router_handle(servers={"scripted-policy:0": server}))
+
+    def client(self, config):
+        from verl.workers.rollout.llm_server import LLMServerClient
+
+        return LLMServerClient(config=config, load_balancer_handle=self.balancer)
+
+    def stats(self) -> dict:
+        return ray.get(self.server.stats.remote())
+
+    def stop(self) -> None:
+        for actor in (self.balancer, self.server):  # the balancer lives as long as any handle: end it
+            ray.kill(actor, no_restart=True)
+
+
+# ---- TransferQueue ----------------------------------------------------------------------------
+def start_transfer_queue(config):
+    """TransferQueue's controller and storage unit for a module's V1 modes (``tq.init`` in a later
+    process or trainer attaches to them, as verl's agent-loop workers do)."""
+    import transfer_queue as tq
+
+    tq.init(config.transfer_queue)
+    return tq
+
+
+def clear_transfer_queue() -> None:
+    """Drop every key a mode left (a failed step leaves its partition half full)."""
+    import transfer_queue as tq
+
+    for partition, keys in (tq.kv_list() or {}).items():
+        if keys:
+            tq.kv_clear(keys=list(keys), partition_id=partition)
 
 
 # ---- the judge's replica ----------------------------------------------------------------------
@@ -122,7 +167,11 @@ def recording_replica_class():
     class RecordingJudgeReplica(RolloutReplica):
         """verl's RolloutReplica for the reward model, its GPU launch replaced (see module doc)."""
 
-        target: JudgeTarget | None = None
+        target: JudgeTarget | None = None  # the next replicas' (set before verl builds them)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.target = type(self).target  # this replica's, for as long as its reward loop lives
 
         async def launch_servers(self):
             self._server_address = self.target.address
@@ -162,54 +211,246 @@ class RecordingCheckpointManager:
         return lambda *a, **k: self.calls.append(name)
 
 
+class RecordingProxy:
+    """A pass-through in front of a judge that runs here (the vLLM server), behind verl's router:
+    records every POST body with the judge's status and reply. With ``replay`` on, a body it has
+    seen gets the judge's recorded reply instead (the direct scorer then gets the very verdicts
+    the trainer got; a body never seen is forwarded and counted in ``forwarded_in_replay``)."""
+
+    def __init__(self, upstream: str):
+        from wethink_verl.judge.testing import ScriptedJudgeServer
+
+        self.upstream = upstream
+        self.exchanges: list[dict] = []  # {"body", "status", "reply"}
+        self.replay = False
+        self.replayed = self.forwarded_in_replay = 0
+        self._seen: dict[str, tuple[int, bytes, str]] = {}
+        self._server = ScriptedJudgeServer()  # its event-loop thread and lifecycle, our app
+        self._server.app = self._app
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    def start(self) -> "RecordingProxy":
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def _app(self):
+        from aiohttp import web
+
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_route("*", "/{path:.*}", self._forward)
+        return app
+
+    async def _forward(self, request):
+        import aiohttp
+        from aiohttp import web
+
+        raw = await request.read()
+        key = json.dumps(json.loads(raw), sort_keys=True) if request.method == "POST" else None
+        if key is not None and self.replay and key in self._seen:
+            self.replayed += 1
+            status, body, content_type = self._seen[key]
+            return web.Response(status=status, body=body, content_type=content_type)
+        async with aiohttp.ClientSession() as session:
+            headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+            async with session.request(request.method, f"http://{self.upstream}{request.path_qs}", data=raw, headers=headers) as r:
+                status, body, content_type = r.status, await r.read(), r.content_type
+        if key is not None:
+            self.forwarded_in_replay += self.replay
+            self.exchanges.append({"body": json.loads(raw), "status": status, "reply": body.decode(errors="replace")})
+            self._seen.setdefault(key, (status, body, content_type))
+        return web.Response(status=status, body=body, content_type=content_type)
+
+
+def vllm_http_requests(address: str) -> dict[str, float]:
+    """vLLM's own count of POST /v1/chat/completions answers by status class ("2xx", "4xx", ...)."""
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("http_requests_total{") and 'handler="/v1/chat/completions"' in line and 'method="POST"' in line:
+            status = re.search(r'status="(\w+)"', line).group(1)
+            out[status] = out.get(status, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
 # ---- config -----------------------------------------------------------------------------------
 def harness_config(recipe: str, data: dict, processor_dir: str, overrides: list[str] = ()):
-    """The recipe composed as main_ppo composes it, sized for a CPU box."""
+    """The recipe composed as main_ppo composes it, sized for a CPU box; its rollout and
+    validation dumps go to a fresh directory under the data's."""
+    import tempfile
+
     from wethink_verl.integrations.verl_batch import compose_verl_config
 
+    out = tempfile.mkdtemp(prefix="dumps-", dir=data["dir"])
     base = [
+        f"trainer.rollout_data_dir={out}/rollouts", f"trainer.validation_data_dir={out}/validation",
         f"actor_rollout_ref.model.path={processor_dir}",
         f"data.train_files={data['train']}", f"data.val_files={data['val']}",
         f"data.train_batch_size={data['train_rows']}", "data.shuffle=false", "data.dataloader_num_workers=0",
-        "data.max_prompt_length=1024", "data.max_response_length=128", "data.filter_overlong_prompts_workers=1",
+        "data.max_prompt_length=1024", "data.max_response_length=128",
+        # data.filter_overlong_prompts_workers stays the recipe's null: verl filters in this process
+        # (any N >= 1 forks `datasets` workers from the pytest process, where torch's OpenMP pool has
+        # run: a forked child's first torch op, the Qwen2.5-VL image processor, waits forever)
+        # one agent-loop and one reward-loop worker: each is a Ray actor importing verl (~10 s CPU)
         "actor_rollout_ref.rollout.agent.num_workers=1", "actor_rollout_ref.rollout.val_kwargs.n=2",
-        "actor_rollout_ref.rollout.n=5", "reward.num_workers=2", "trainer.logger=[console]",
+        "actor_rollout_ref.rollout.n=5", "reward.num_workers=1", "trainer.logger=[console]",
         "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
         "reward.reward_kwargs.bounded.workers=1",
     ]  # fmt: skip
-    return compose_verl_config(base + list(overrides), config_name=recipe, config_dir=str(RECIPES))
+    config = compose_verl_config(base + list(overrides), config_name=recipe, config_dir=str(RECIPES))
+    # fail here rather than hang in verl's dataset (see the comment above)
+    assert config.data.filter_overlong_prompts_workers is None, "a forked `datasets` filter pool would hang here"
+    return config
 
 
-# ---- V1 ---------------------------------------------------------------------------------------
-class V1Harness:
+# ---- what a module's modes share: verl's agent-loop workers; a reward loop ---------------------
+def _use_reward_workers(worker, handles) -> None:
+    """Runs inside an agent-loop worker actor (``__ray_call__``): the reward workers its
+    ``_compute_score`` sends each finished trajectory to (None: the trainer scores the batch)."""
+    worker.reward_loop_worker_handles = handles
+
+
+@dataclass
+class AgentLoopWorkers:
+    """One trainer's agent-loop workers: verl's own actor class, started by its manager's
+    ``create`` as the trainer starts them, once per module. verl hands a worker the reward
+    workers' handles at construction and reads them only per trajectory
+    (``AgentLoopWorker._compute_score``), so each mode points the same workers at its own reward
+    workers: each worker imports verl for ~10 s of CPU, and starting them once instead of once
+    per mode keeps the module inside its time budget."""
+
+    manager_cls: Any
+    workers: list
+
+    @classmethod
+    def start(cls, manager_cls, config, policy: ScriptedPolicy) -> "AgentLoopWorkers":
+        from omegaconf import OmegaConf
+
+        OmegaConf.resolve(config)
+        manager = manager_cls.create(config=config, llm_client=policy.client(config), teacher_client=None, reward_loop_worker_handles=None)
+        ray.get([w.__ray_ready__.remote() for w in manager.agent_loop_workers])
+        return cls(manager_cls, list(manager.agent_loop_workers))
+
+    def manager(self, config, policy: ScriptedPolicy, reward_handles):
+        """verl's agent-loop manager for one mode, on these workers."""
+        ray.get([w.__ray_call__.remote(_use_reward_workers, reward_handles) for w in self.workers])
+        manager = self.manager_cls(config=config, llm_client=policy.client(config), teacher_client=None, reward_loop_worker_handles=reward_handles)
+        manager.agent_loop_workers = self.workers
+        return manager
+
+    def stop(self) -> None:
+        for w in self.workers:
+            ray.kill(w, no_restart=True)
+
+
+def start_reward_loop(config):
+    """verl's RewardLoopManager as both trainers build it (no GPU pool: a standalone judge). For
+    an in-cluster judge it launches the replicas and forks verl's router from this process: the
+    one fork the harness lets verl make (the router runs no torch, see ``forks_of_this_process``)."""
+    from verl.experimental.reward_loop import RewardLoopManager
+
+    manager = RewardLoopManager(config=config, rm_resource_pool=None)
+    try:
+        ray.get([w.__ray_ready__.remote() for w in manager.reward_loop_workers])
+    except BaseException:
+        stop_reward_loop(manager)
+        raise
+    return manager
+
+
+def stop_reward_loop(manager) -> None:
+    """Its worker actors and, for an in-cluster judge, its router process (RewardModelManager
+    keeps no handle on it: the child of this process running verl's run_router on its port)."""
+    import multiprocessing
+
+    from verl.experimental.reward_loop.router.naive_router import run_router
+
+    from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+
+    shutdown_reward_loop(manager)
+    address = getattr(manager, "reward_router_address", None)
+    for child in multiprocessing.active_children():
+        if address and getattr(child, "_target", None) is run_router and address.endswith(f":{child._args[1]}"):
+            child.terminate()
+            child.join(10)
+
+
+_TOKENIZERS: dict[str, tuple] = {}
+
+
+def policy_tokenizers(config) -> tuple:
+    """The policy's (tokenizer, processor) from verl's HFModelConfig, as both trainers load them
+    (V1's ``_init_tokenizer``, main_ppo_v0's TaskRunner), once per model folder: every mode has
+    the same policy, and each load reads the 151k-token Qwen vocabulary twice (~7 s of CPU)."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    path = config.actor_rollout_ref.model.path
+    if path not in _TOKENIZERS:
+        model = omega_conf_to_dataclass(config.actor_rollout_ref.model)
+        _TOKENIZERS[path] = (model.tokenizer, model.processor)
+    return _TOKENIZERS[path]
+
+
+# ---- the two trainers ------------------------------------------------------------------------
+class _Harness:
+    """One mode of a trainer: its reward loop (its own unless ``reward_loop`` is given: then the
+    caller's, shared with another mode of the same reward config) on the module's agent-loop
+    workers and scripted policy; ``close`` ends what it started, also when starting failed."""
+
+    agent_loop_manager: Any = None
+    reward_loop_manager: Any = None
+    _own_reward_loop = False
+
+    def __init__(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop=None):
+        try:
+            self._start(config, policy, agent_workers, reward_loop)
+        except BaseException:
+            self.close()
+            raise
+
+    def _reward_loop(self, config, reward_loop):
+        self._own_reward_loop = reward_loop is None
+        self.reward_loop_manager = start_reward_loop(config) if reward_loop is None else reward_loop
+        return self.reward_loop_manager
+
+    def close(self) -> None:
+        if self._own_reward_loop and self.reward_loop_manager is not None:
+            stop_reward_loop(self.reward_loop_manager)
+
+
+class V1Harness(_Harness):
     """verl's V1 trainer (TaskRunnerV1 + PPOTrainerSync) up to the reward, as ``_setup`` builds it
-    minus the GPU worker groups."""
+    minus the GPU worker groups, on the TransferQueue ``start_transfer_queue`` started."""
 
-    def __init__(self, config, tokenizer_dir: str, script: dict[str, list[str]]):
+    trainer: Any = None
+
+    def _start(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop) -> None:
         import transfer_queue as tq
         from omegaconf import OmegaConf
-        from verl.experimental.reward_loop import RewardLoopManager
-        from verl.trainer.ppo.v1 import AgentLoopManagerTQ, get_trainer_cls
+        from verl.trainer.ppo.v1 import get_trainer_cls
         from verl.utils.skip import SkipManager
 
         config.transfer_queue.enable = True  # as TaskRunnerV1.run
         OmegaConf.resolve(config)
+        self.config = config
         self.tq = tq
-        tq.init(config.transfer_queue)
-        trainer = get_trainer_cls(config.trainer.v1.trainer_mode)(config=config)
-        trainer._init_tokenizer()
+        self.trainer = trainer = get_trainer_cls(config.trainer.v1.trainer_mode)(config=config)
+        trainer.tokenizer, trainer.processor = policy_tokenizers(config)  # what _init_tokenizer sets
         trainer._init_dataloader()
         trainer._init_dump_executor()
-        trainer.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        trainer.reward_loop_manager = self._reward_loop(config, reward_loop)
         trainer.checkpoint_manager = RecordingCheckpointManager()
         trainer.global_steps = 1
-        self.llm_client, self.policy = scripted_llm_client(config, tokenizer_dir, script)
-        self.agent_loop_manager = AgentLoopManagerTQ.create(
-            config=config, llm_client=self.llm_client, teacher_client=None, reward_loop_worker_handles=trainer.get_reward_handles()
-        )
-        trainer.agent_loop_manager = self.agent_loop_manager
+        self.agent_loop_manager = trainer.agent_loop_manager = agent_workers.manager(config, policy, trainer.get_reward_handles())
         SkipManager.init(config)
-        self.trainer, self.config = trainer, config
 
     @property
     def streaming(self) -> bool:
@@ -225,6 +466,7 @@ class V1Harness:
         if not self.streaming:  # _step_once: the colocated judge scores the sampled batch
             tr._compute_reward_colocate(batch, metrics={})
             extra_keys = list(EXTRA_INFO_KEYS)
+        tr._log_rollout_data(batch, {}, self.config.trainer.rollout_data_dir)  # step()'s training dump
         fields = ["responses", "rm_scores", "reward_model", "extra_info", "data_source", "extra_fields"]
         data = self.tq.kv_batch_get(keys=batch.keys, partition_id="train", select_fields=fields + extra_keys)
         out = []
@@ -246,45 +488,29 @@ class V1Harness:
         return self.trainer._validate()
 
     def close(self) -> None:
-        from wethink_verl.integrations.verl_batch import shutdown_reward_loop
-
-        for w in getattr(self.agent_loop_manager, "agent_loop_workers", []):
-            ray.kill(w, no_restart=True)
-        ray.kill(self.policy, no_restart=True)
-        shutdown_reward_loop(self.trainer.reward_loop_manager)
-        rm = self.trainer.reward_loop_manager.reward_model_manager
-        if rm is not None:
-            _stop_router(rm)
-        self.trainer._shutdown_dump_executor()
-        self.tq.close()
+        super().close()
+        if self.trainer is not None and hasattr(self.trainer, "_dump_executor"):
+            self.trainer._shutdown_dump_executor()
+        clear_transfer_queue()
 
 
-# ---- legacy trainer ---------------------------------------------------------------------------
-class LegacyHarness:
+class LegacyHarness(_Harness):
     """verl's legacy trainer (``trainer.use_v1=false``, RayPPOTrainer.fit) up to the reward: the
     agent loop manager with or without streaming reward handles, then RayPPOTrainer's own
     ``_compute_reward_colocate`` when the judge shares the policy GPUs."""
 
-    def __init__(self, config, tokenizer_dir: str, script: dict[str, list[str]]):
+    def _start(self, config, policy: ScriptedPolicy, agent_workers: AgentLoopWorkers, reward_loop) -> None:
         from omegaconf import OmegaConf
-        from verl.experimental.agent_loop import AgentLoopManager
-        from verl.experimental.reward_loop import RewardLoopManager
         from verl.trainer.ppo.utils import create_rl_dataset
-        from verl.utils import hf_processor, hf_tokenizer
 
         OmegaConf.resolve(config)
         self.config = config
-        path = config.actor_rollout_ref.model.path
-        self.tokenizer, self.processor = hf_tokenizer(path), hf_processor(path)
+        self.tokenizer, self.processor = policy_tokenizers(config)  # main_ppo_v0's TaskRunner.run
         self.train_dataset = create_rl_dataset(config.data.train_files, config.data, self.tokenizer, self.processor, is_train=True)
-        self.reward_loop_manager = RewardLoopManager(config=config, rm_resource_pool=None)
+        rewards = self._reward_loop(config, reward_loop)
         use_rm = bool(config.reward.reward_model.enable)
         self.streaming = not use_rm or bool(config.reward.reward_model.enable_resource_pool)  # ray_trainer.enable_agent_reward_loop
-        self.llm_client, self.policy = scripted_llm_client(config, tokenizer_dir, script)
-        self.manager = AgentLoopManager.create(
-            config=config, llm_client=self.llm_client, teacher_client=None,
-            reward_loop_worker_handles=self.reward_loop_manager.reward_loop_workers if self.streaming else None,
-        )  # fmt: skip
+        self.agent_loop_manager = agent_workers.manager(config, policy, rewards.reward_loop_workers if self.streaming else None)
 
     def train_step(self) -> list[dict]:
         """RayPPOTrainer.fit's rollout + reward for one batch."""
@@ -301,7 +527,7 @@ class LegacyHarness:
         batch.non_tensor_batch["uid"] = np.array([str(uuid.uuid4()) for _ in range(len(batch))], dtype=object)
         gen_batch = RayPPOTrainer._get_gen_batch(None, batch)
         gen_batch.meta_info["global_steps"] = 1
-        gen_out = self.manager.generate_sequences(gen_batch.repeat(repeat_times=self.config.actor_rollout_ref.rollout.n, interleave=True))
+        gen_out = self.agent_loop_manager.generate_sequences(gen_batch.repeat(repeat_times=self.config.actor_rollout_ref.rollout.n, interleave=True))
         batch = batch.repeat(repeat_times=self.config.actor_rollout_ref.rollout.n, interleave=True).union(gen_out)
         if "rm_scores" not in batch.batch.keys():  # the colocated judge: fit() calls this
             batch = batch.union(RayPPOTrainer._compute_reward_colocate(self, batch))
@@ -318,29 +544,6 @@ class LegacyHarness:
             })  # fmt: skip
         self.reward_extra_keys = list(infos)
         return out
-
-    def close(self) -> None:
-        from wethink_verl.integrations.verl_batch import shutdown_reward_loop
-
-        for w in self.manager.agent_loop_workers:
-            ray.kill(w, no_restart=True)
-        ray.kill(self.policy, no_restart=True)
-        shutdown_reward_loop(self.reward_loop_manager)
-        if self.reward_loop_manager.reward_model_manager is not None:
-            _stop_router(self.reward_loop_manager.reward_model_manager)
-
-
-def _stop_router(rm_manager) -> None:
-    """RewardModelManager keeps no handle on its router process: end the children running verl's
-    run_router (daemon processes of this one)."""
-    import multiprocessing
-
-    from verl.experimental.reward_loop.router.naive_router import run_router
-
-    for child in multiprocessing.active_children():
-        if getattr(child, "_target", None) is run_router:
-            child.terminate()
-            child.join(10)
 
 
 def _item(v: Any) -> Any:
@@ -376,6 +579,8 @@ def direct_results(trajectories: list[dict], tokenizer, scorer, images: dict[tup
             image = images[(extra.get("split"), extra.get("index"))]
             sample = sample_from_row(response, t["reward_model"]["ground_truth"], extra, t["data_source"], image)
             out.append(await scorer.ascore(sample))
+        if scorer.judge is not None:
+            await scorer.judge.aclose()  # this event loop's HTTP session
         return out
 
     return asyncio.run(run())
@@ -397,6 +602,3 @@ def judge_bodies_with_images(bodies: list[dict]) -> int:
             n += 1
     return n
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, default=str, sort_keys=True)

@@ -41,6 +41,7 @@ WETHINK_DATA="$SMOKE_DATA" WETHINK_MODEL="$SMOKE_POLICY" \
   trainer.total_training_steps=2 trainer.total_epochs=100 trainer.test_freq=1 trainer.val_before_train=true \
   trainer.save_freq=-1 'trainer.logger=[console]' trainer.experiment_name=wethink_gpu_smoke \
   trainer.default_local_dir="$SMOKE_DIR/checkpoints" \
+  trainer.rollout_data_dir="$SMOKE_DIR/rollouts" trainer.validation_data_dir="$SMOKE_DIR/validation" \
   data.train_batch_size=8 data.val_batch_size=8 data.max_prompt_length=1024 data.max_response_length=256 \
   data.dataloader_num_workers=0 \
   actor_rollout_ref.actor.ppo_mini_batch_size=8 actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
