@@ -29,7 +29,7 @@ import urllib.request
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.testing import free_port
-from wethink_verl.table import format_table
+from wethink_verl.text_table import format_table
 
 
 def _items(n: int, tag: str) -> list[dict]:

@@ -40,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from wethink_verl.table import format_table  # noqa: E402
+from wethink_verl.text_table import format_table  # noqa: E402
 
 CORPORA = {"vl_benchmarks": HERE.parent / "tests/corpora/vl_benchmarks.jsonl", "vl_rescue": HERE.parent / "tests/corpora/vl_rescue.jsonl"}
 CONSTRAINED = {"structured_outputs": {"regex": r"<score>(0|0\.5|1)</score>"}}
@@ -73,7 +73,7 @@ def grpo_samples(prompts: int, rollouts: int, reword: float, seed: int = 0) -> l
     """(scorer sample, truth where known) for a GRPO batch with ``reword`` of the rule rows reworded."""
     from grpo_batch import make_rows
 
-    from wethink_verl.integrations.common import sample_from_row
+    from wethink_verl.rows import sample_from_row
 
     rng = random.Random(seed + 7)
     out = []

@@ -215,7 +215,7 @@ def test_ray_service_in_verl_reward_loop_with_wethink_manager(ray_local, service
     judge config under reward.reward_kwargs: descriptive rows go to our Ray judge service."""
     from transformers import AutoTokenizer
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config, make_reward_batch, score_with_reward_loop
+    from wethink_verl.testing.verl_batch import compose_verl_config, make_reward_batch, score_with_reward_loop
 
     rows = []
     for q, answers in (("What is on the sofa?", ["a cat", "a cat", "a dog", "a cat", "a rug"]), ("What colour?", ["red", "blue", "red", "red", "red"])):

@@ -180,7 +180,7 @@ def test_vllm_server_verl_reward_loop_router(ray_local, vllm_server, tiny_lm_dir
     from omegaconf import open_dict
     from transformers import AutoTokenizer
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, shutdown_reward_loop
+    from wethink_verl.testing.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, shutdown_reward_loop
 
     kwargs = "reward.custom_reward_function.reward_kwargs" if manager == "naive" else "reward.reward_kwargs"
     overrides = [

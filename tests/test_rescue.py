@@ -153,7 +153,7 @@ def test_rescue_with_the_judge_off_warns_and_rescues_nothing(caplog):
 async def test_compute_score_async_rescues_with_reward_kwargs(server):
     """verl's reward function, called as verl's naive manager calls it (the loop itself:
     tests/test_rescue_verl.py)."""
-    from wethink_verl.integrations.common import get_scorer
+    from wethink_verl.integrations.scorers import get_scorer
     from wethink_verl.integrations.verl import compute_score_async
 
     kwargs = {"judge": {"enable": True, "url": server.url, **FAST, "rescue": RESCUE_ON}}

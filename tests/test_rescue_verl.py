@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("verl")
 
-from wethink_verl.integrations.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, score_with_reward_loop  # noqa: E402
+from wethink_verl.testing.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, score_with_reward_loop  # noqa: E402
 from wethink_verl.judge.testing import ScriptedJudgeServer  # noqa: E402
 from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
 

@@ -234,7 +234,7 @@ def shared_judge(request, ray_local, data, policy_dir, replica_cls, tiny_lm_dir)
 
 def _direct_scorer(config, judge_address=None):
     """The scorer as the manager builds it from the same config, outside verl."""
-    from wethink_verl.integrations.common import get_scorer
+    from wethink_verl.integrations.scorers import get_scorer
     from wethink_verl.integrations.verl_manager import reward_config_from_verl
 
     return get_scorer(reward_config_from_verl(config), judge_address)
@@ -481,7 +481,7 @@ def test_v1_colocated_error_message_names_the_mode(policy_dir, data):
 
     from transformers import AutoTokenizer
 
-    from wethink_verl.integrations.verl_batch import make_reward_batch
+    from wethink_verl.testing.verl_batch import make_reward_batch
     from wethink_verl.integrations.verl_manager import WeThinkRewardManager
 
     cfg = harness_config("wethink_grpo_judge_incluster", data, policy_dir, ["reward.reward_model.enable_resource_pool=false"])

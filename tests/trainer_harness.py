@@ -287,7 +287,7 @@ def harness_config(recipe: str, data: dict, processor_dir: str, overrides: list[
     validation dumps go to a fresh directory under the data's."""
     import tempfile
 
-    from wethink_verl.integrations.verl_batch import compose_verl_config
+    from wethink_verl.testing.verl_batch import compose_verl_config
 
     out = tempfile.mkdtemp(prefix="dumps-", dir=data["dir"])
     base = [
@@ -373,7 +373,7 @@ def stop_reward_loop(manager) -> None:
 
     from verl.experimental.reward_loop.router.naive_router import run_router
 
-    from wethink_verl.integrations.verl_batch import shutdown_reward_loop
+    from wethink_verl.testing.verl_batch import shutdown_reward_loop
 
     shutdown_reward_loop(manager)
     address = getattr(manager, "reward_router_address", None)
@@ -569,7 +569,7 @@ def image_paths(*parquets: str) -> dict[tuple, str]:
 
 def direct_results(trajectories: list[dict], tokenizer, scorer, images: dict[tuple, str]) -> list[dict]:
     """The scorer applied directly to each trajectory's row, image and decoded response (no verl)."""
-    from wethink_verl.integrations.common import sample_from_row
+    from wethink_verl.rows import sample_from_row
 
     async def run():
         out = []

@@ -2,7 +2,7 @@
 ``compute_score_async`` reduced to its score, the shape verl's ``rate_limited`` manager expects
 when it wraps each sample in ``asyncio.wait_for`` (its timed-out rows carry other extra keys)."""
 
-from wethink_verl.integrations.common import get_scorer
+from wethink_verl.integrations.scorers import get_scorer
 from wethink_verl.integrations.verl import compute_score_async
 
 

@@ -137,7 +137,7 @@ def _fmt(v: Any) -> str:
 
 
 def format_report(report: dict) -> str:
-    from ..table import format_table
+    from ..text_table import format_table
 
     rates = [[name, r["n"], _fmt(r["agreement"]), _fmt(r["precision"]), _fmt(r["recall"]), r["no_verdict"]]
              for name, r in [("all", report["overall"]), *report["by_category"].items(), *((f"[{k}]", v) for k, v in report["by_kind"].items())]]  # fmt: skip

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from ..lru import LRU
+from ..lru_cache import LRU
 from .breaker import CircuitBreaker
 from .limits import TokenEstimator, build_quota
 from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers, parse_verdict
