@@ -151,7 +151,9 @@ def transfer_queue(ray_local, data, policy_dir):
 def v1_agent_workers(transfer_queue, policy, data, policy_dir):
     from verl.trainer.ppo.v1 import AgentLoopManagerTQ
 
-    workers = AgentLoopWorkers.start(AgentLoopManagerTQ, harness_config("wethink_grpo", data, policy_dir), policy)
+    config = harness_config("wethink_grpo", data, policy_dir)
+    config.transfer_queue.enable = True  # as TaskRunnerV1.run
+    workers = AgentLoopWorkers.start(AgentLoopManagerTQ, config, policy)
     yield workers
     workers.stop()
 
