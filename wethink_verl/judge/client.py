@@ -13,6 +13,9 @@ Event loops: ``judge`` runs on the caller's loop (one HTTP session, semaphore an
 loop, created on first use). ``judge_sync`` runs ``judge`` on a background event-loop thread owned
 by the judge (safe from any thread without a loop, e.g. verl's executor threads). The cache,
 statistics and circuit breaker are shared by all loops. This module imports no verl, Ray or torch.
+
+Where the parts live: one item's requests (budget, breaker, quota, backoff, image drop, parse
+retries) in ``retry.RetryLoop``, the HTTP transports in ``transport``, the counters in ``stats``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import atexit
 import concurrent.futures
 import hashlib
 import logging
-import random
 import threading
 import time
 import weakref
@@ -32,18 +34,16 @@ from typing import Any, Iterable, Mapping
 from ..lru_cache import LRU
 from .breaker import CircuitBreaker
 from .limits import TokenEstimator, build_quota
-from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers, parse_verdict
+from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers
+from .retry import RetryLoop
 from .stats import JudgeStats
 from .transport import HTTPTransport, VerlRouterTransport
-from .types import BREAKER_KINDS, FAILURE_KINDS, JudgeOutcome, TransportError
+from .types import JudgeOutcome
 
 # the transports' and the counters' old home: importable from here as before
 __all__ = ["HTTPTransport", "JudgeStats", "LLMJudge", "VerlRouterTransport", "judge_config"]
 
 logger = logging.getLogger("wethink_verl.judge")
-
-REPLY_LOG_CHARS = 400
-PARSE_ON_LOOP_CHARS = 65536  # longer replies are parsed in a thread: the event loop serves other samples
 
 
 def judge_config(judge_cfg: Mapping[str, Any] | None) -> dict:
@@ -54,22 +54,6 @@ def judge_config(judge_cfg: Mapping[str, Any] | None) -> dict:
 
 
 # ---- the judge ----------------------------------------------------------------------------------
-IMAGE_REJECTIONS_OFF = 3
-
-
-def _has_image(messages: list[dict]) -> bool:
-    return any(isinstance(m.get("content"), list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
-               for m in messages)  # fmt: skip
-
-
-class _Trace:
-    """What one item's attempts did besides answering: time on the limiter, a dropped image."""
-
-    def __init__(self):
-        self.waited_s = 0.0
-        self.image_dropped = False
-
-
 class _LoopState:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int):
         self.loop = loop
@@ -89,7 +73,7 @@ def _close_live_judges() -> None:  # pragma: no cover - interpreter exit
             pass
 
 
-class LLMJudge:
+class LLMJudge(RetryLoop):
     """The judge the reward scorer calls (``judge`` / ``judge_sync``); see the module docstring."""
 
     def __init__(self, cfg: Mapping[str, Any] | None, transport: Any):
@@ -291,138 +275,9 @@ class LLMJudge:
                 self._loop, self._thread = loop, thread
             return self._loop
 
-    def _backoff(self, n: int, retry_after: float | None) -> float:
-        base = min(self.backoff_max_s, self.backoff_s * (2 ** (n - 1)))
-        delay = base / 2 + random.uniform(0, base / 2)  # "equal jitter": spreads a retry storm
-        if retry_after is not None:  # honoured in full: a retry before it would be refused again
-            delay = max(delay, retry_after)
-        return delay
-
-    @staticmethod
-    def _fail(kind: str, reason: str, attempts: int, reply: str | None = None) -> JudgeOutcome:
-        assert kind in FAILURE_KINDS, kind
-        return JudgeOutcome(failed=True, timed_out=kind == "timeout", kind=kind, reason=reason[:300],
-                            reply=None if reply is None else reply[:REPLY_LOG_CHARS], attempts=attempts)  # fmt: skip
-
-    async def _judge_uncached(self, item: Mapping[str, Any]) -> JudgeOutcome:
-        trace = _Trace()
-        out = await self._attempts(item, trace)
-        return out.but(wait_ms=trace.waited_s * 1000.0, image_dropped=trace.image_dropped)
-
     def _messages(self, item: Mapping[str, Any], with_image: bool) -> list[dict]:
         opts = self.opts if with_image == self.opts.include_image else replace(self.opts, include_image=with_image)
         return build_messages(self.template_for(item), item, opts)
-
-    async def _attempts(self, item: Mapping[str, Any], trace: "_Trace") -> JudgeOutcome:
-        try:
-            messages = self._messages(item, self.opts.include_image and not self._images_off)
-        except Exception as e:  # noqa: BLE001 - e.g. an unreadable image file
-            return self._fail("bad_input", f"cannot build the judge prompt: {type(e).__name__}: {e}", 0)
-        st = self._state()
-        loop = st.loop
-        deadline = loop.time() + self.total_timeout_s  # the item's whole budget: queueing, limiter, requests, backoff
-        budget = f"the item budget of {self.total_timeout_s:g} s"
-        attempts = transport_retries = parse_retries = 0
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return self._fail("timeout", f"no verdict within {budget}", attempts)
-            if not self.breaker.allow():
-                return self._fail("circuit_open", f"circuit open: the judge endpoint kept failing (next probe in {self.breaker.retry_in():.0f} s)", attempts)
-            attempts += 1
-            est = self.estimator.estimate(messages, self.params.get("max_tokens", 0)) if self.quota is not None else None
-            try:
-                if st.sem.locked():  # all slots busy: wait for one, within the budget
-                    await asyncio.wait_for(st.sem.acquire(), remaining)
-                else:
-                    await st.sem.acquire()
-                try:
-                    if est is not None and not await self._book(est, deadline - loop.time(), trace):
-                        self.breaker.release_probe()
-                        return self._fail("rate_limited", f"judge.rate_limit: the quota would delay this request past {budget}", attempts - 1)
-                    self.stats.add("calls")
-                    reply = await self.transport.complete(messages, self.params, min(self.timeout_s, max(0.001, deadline - loop.time())))
-                finally:
-                    st.sem.release()
-            except asyncio.TimeoutError:
-                self.breaker.release_probe()
-                return self._fail("timeout", f"no free request slot within {budget} (judge.concurrency={self.concurrency})", attempts)
-            except TransportError as e:
-                self.stats.error(e.kind)
-                if e.kind in BREAKER_KINDS:
-                    self.breaker.record_failure()
-                else:
-                    self.breaker.record_success()  # it answered: the endpoint is up
-                if e.kind == "rate_limited" and e.retry_after and self.quota is not None:
-                    self.stats.add("limiter_pauses")
-                    await self.quota.pause(e.retry_after)  # every request waits, not only this one
-                if e.kind == "client_error" and _has_image(messages):
-                    messages = self._drop_image(item, e, trace)  # a text-only judge: judged without it
-                    continue
-                if not e.retryable or transport_retries >= self.max_retries:
-                    return self._fail(e.kind, str(e), attempts)
-                delay = self._backoff(transport_retries + 1, e.retry_after)
-                if delay >= deadline - loop.time():
-                    return self._fail(e.kind, f"{e}; no time left in {budget}", attempts)
-                transport_retries += 1
-                self.stats.add("retries")
-                await asyncio.sleep(delay)
-                continue
-            except asyncio.CancelledError:
-                self.breaker.release_probe()
-                raise
-            self.breaker.record_success()
-            if est is not None:
-                await self._account(est, getattr(reply, "usage", None))
-            if _has_image(messages):
-                self._image_successes += 1
-            if len(reply) < PARSE_ON_LOOP_CHARS:
-                parsed = parse_verdict(reply, self.tiers)
-            else:
-                parsed = await loop.run_in_executor(None, parse_verdict, reply, self.tiers)
-            if parsed.score is not None:
-                return JudgeOutcome(score=parsed.score, reason=parsed.reason, reply=reply[:REPLY_LOG_CHARS], attempts=attempts)
-            self.stats.error("unparseable")
-            if parse_retries >= self.parse_retries:
-                return self._fail("unparseable", f"unparseable verdict: {parsed.reason}", attempts, reply)
-            parse_retries += 1
-            self.stats.add("retries")
-
-    async def _book(self, est, remaining: float, trace: "_Trace") -> bool:
-        """Reserve this request's share of the quota and wait for it; False (nothing booked) when
-        the wait would pass the item's budget."""
-        delay = await self.quota.reserve(est.total)
-        if delay >= remaining:
-            await self.quota.cancel(est.total)
-            self.stats.add("limiter_refused")
-            return False
-        self.stats.add("tokens_estimated", int(est.total))
-        if delay > 0:
-            self.stats.waited(delay)
-            trace.waited_s += delay
-            await asyncio.sleep(delay)
-        return True
-
-    async def _account(self, est, usage: Any) -> None:
-        """Correct the booked tokens with the reply's ``usage`` (and refine the estimate)."""
-        actual = self.estimator.learn(est, usage)
-        if actual is not None:
-            self.stats.add("tokens_reported", int(actual))
-            await self.quota.correct(actual - est.total)
-
-    def _drop_image(self, item: Mapping[str, Any], error: TransportError, trace: "_Trace") -> list[dict]:
-        """The endpoint refused a request with image parts (HTTP 4xx): the same item without them.
-        After IMAGE_REJECTIONS_OFF refusals and no image ever accepted, images are no longer sent."""
-        trace.image_dropped = True
-        self.stats.add("image_rejected")
-        n = self.stats.c["image_rejected"]
-        if n <= 3 or n % 100 == 0:
-            logger.warning("the judge refused a request with an image (%s): judged without it [%d so far]; a text-only judge "
-                           "needs judge.include_image=false", str(error)[:200], n)  # fmt: skip
-        if n >= IMAGE_REJECTIONS_OFF and self._image_successes == 0 and not self._images_off:
-            self._images_off = True
-            logger.warning("the judge refused images %d times and never accepted one: no more images are sent to it", n)
-        return self._messages(item, False)
 
     def _log_failure(self, out: JudgeOutcome) -> None:
         self._logged_failures += 1
