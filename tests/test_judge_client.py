@@ -292,7 +292,7 @@ async def test_scripted_text_only_server_image_refusals_fall_back_to_text_and_ar
     accepted, images are no longer sent. Missing image files still fail as bad_input."""
     from PIL import Image
 
-    from wethink_verl.judge.client import IMAGE_REJECTIONS_OFF
+    from wethink_verl.judge.retry import IMAGE_REJECTIONS_OFF
 
     Image.new("RGB", (4, 4)).save(tmp_path / "img.png")
     with ScriptedJudgeServer(default="score=1", text_only=True) as srv:

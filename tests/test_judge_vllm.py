@@ -243,7 +243,7 @@ def test_vllm_server_include_image_body_and_text_only_fallback(vllm_server, tmp_
 
     from PIL import Image
 
-    from wethink_verl.judge.client import IMAGE_REJECTIONS_OFF
+    from wethink_verl.judge.retry import IMAGE_REJECTIONS_OFF
     from wethink_verl.judge.testing import RecordingProxy
 
     pngs = []

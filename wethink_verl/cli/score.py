@@ -171,7 +171,7 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 
 def _report(args, scorer, judge, run: ScoreRun) -> None:
-    from ..judge.client import activity_line
+    from ..judge.stats import activity_line
     from ..reward.config import describe_reward_range
     from ..reward.rescue import rescue_line
 

@@ -73,7 +73,8 @@ def read_api_key(env_name: str | None) -> str | None:
 def build_judge(judge_cfg: Mapping[str, Any] | None, reward_router_address: str | None = None):
     """The configured judge, or None when ``judge.enable`` is false. Raises ValueError on a bad config
     (no endpoint, unknown template, bad tiers, a missing API key variable); never touches the network."""
-    from .client import HTTPTransport, LLMJudge, VerlRouterTransport, judge_config
+    from .client import LLMJudge, judge_config
+    from .transport import HTTPTransport, VerlRouterTransport
 
     cfg = judge_config(judge_cfg)
     if not cfg.get("enable"):
