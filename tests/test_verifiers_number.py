@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import time
 
 import pytest
@@ -12,6 +14,12 @@ from wethink_verl.verifiers.number import find_numbers, read_number, verify_numb
 
 def test_registered_under_its_public_name():
     assert get_verifier("number").fn is verify_number
+
+
+@pytest.mark.parametrize("module", ["number", "number_reading", "_number_words"])
+def test_doctests(module):
+    result = doctest.testmod(importlib.import_module(f"wethink_verl.verifiers.{module}"))
+    assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.parametrize(

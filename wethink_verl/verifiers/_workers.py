@@ -1,6 +1,7 @@
-"""Worker processes for the bounded pool (``bounded.py``): how one is started, what it runs, and
-the framed socket protocol between it and the pool. Every step that talks to another process has
-a deadline: a stopped worker or a stopped forkserver costs a caller its budget, never a hang.
+"""Worker processes for the bounded pool (``_worker_pool.py``; its API: ``bounded.py``): how one is
+started, what it runs, and the framed socket protocol between it and the pool. Every step that
+talks to another process has a deadline: a stopped worker or a stopped forkserver costs a caller
+its budget, never a hang.
 
 - Workers fork from a forkserver private to this module and to the process that started it (never
   multiprocessing's global one, never one inherited through ``os.fork``), which has already imported

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from rapidfuzz.distance import Levenshtein
 
 from . import normalize as norm
-from .number import _word_numbers
+from ._number_words import word_numbers
 from .options import BOOL, OneOf, Range, VerifierOptions, option
 from .registry import register
 from .types import Verdict, hedged, invalid_gold, no_answer, right, wrong
@@ -57,7 +57,7 @@ def _digits_for_words(t: str) -> str:
     if not _HAS_NUMBER_WORD.search(t):
         return t
     out, last = [], 0
-    for value, a, b in _word_numbers(t):
+    for value, a, b in word_numbers(t):
         out += [t[last:a], str(int(value))]
         last = b
     return "".join(out) + t[last:]
