@@ -11,7 +11,8 @@ from functools import partial
 
 import pytest
 
-from wethink_verl.reward.config import DEFAULTS, RULES, ConfigError, _leaf_paths, build_config, reward_range
+from wethink_verl.reward.config import DEFAULTS, RULES, ConfigError, RewardConfig, build_config, reward_range
+from wethink_verl.settings import leaf_paths
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_the_schema_covers_every_default_and_every_rule_names_a_default():
         for part in path.split("."):
             assert part in node, f"RULES names {path!r}, which is not in DEFAULTS"
             node = node[part]
-    assert "judge.ray.model" in _leaf_paths(DEFAULTS) and "routing.category" in _leaf_paths(DEFAULTS)
+    assert "judge.ray.model" in leaf_paths(RewardConfig) and "routing.category" in leaf_paths(RewardConfig)
 
 
 def test_reward_range_follows_the_weights():
