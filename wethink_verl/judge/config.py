@@ -148,11 +148,11 @@ class JudgeConfig(Settings):
     concurrency: int = setting(64, "requests in flight per judge and event loop (also the HTTP connection pool size)", min=1)
     cache_size: int = setting(65536, "verdicts remembered for identical (question, reference, answer[, image][, reasoning]) "
                               "items; identical items in flight share one request. 0 disables the cache", min=0)  # fmt: skip
-    max_question_chars: int = setting(4000, "the question's length cap (characters) in the prompt", min=1)
-    max_reference_chars: int = setting(4000, "the reference's length cap (characters) in the prompt", min=1)
-    max_answer_chars: int = setting(2000, "the answer's length cap (characters) in the prompt", min=1)
+    max_question_chars: int | None = setting(4000, "the question's length cap (characters) in the prompt; null: no cap", kind="int", nullable=True, min=1)
+    max_reference_chars: int | None = setting(4000, "the reference's length cap (characters) in the prompt; null: no cap", kind="int", nullable=True, min=1)
+    max_answer_chars: int | None = setting(2000, "the answer's length cap (characters) in the prompt; null: no cap", kind="int", nullable=True, min=1)
     include_reasoning: bool = setting(False, "send the candidate's <think> reasoning too (tail-capped); it then joins the dedupe key")
-    max_reasoning_chars: int = setting(2000, "the reasoning's length cap (characters, its tail)", min=1)
+    max_reasoning_chars: int | None = setting(2000, "the reasoning's length cap (characters, its tail); null: no cap", kind="int", nullable=True, min=1)
     include_image: bool = setting(False, "send the image as an OpenAI image_url data URL (vision-language judges only: "
                                   "a text-only endpoint rejects image parts)")  # fmt: skip
     image_dir: str | None = setting(None, "relative image paths are resolved against it", kind="str", nullable=True)
