@@ -11,7 +11,8 @@ from functools import partial
 
 import pytest
 
-from wethink_verl.reward.config import DEFAULTS, RULES, ConfigError, _leaf_paths, build_config, reward_range
+from wethink_verl.reward.config import DEFAULTS, RULES, ConfigError, RewardConfig, build_config, reward_range
+from wethink_verl.settings import leaf_paths
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_the_schema_covers_every_default_and_every_rule_names_a_default():
         for part in path.split("."):
             assert part in node, f"RULES names {path!r}, which is not in DEFAULTS"
             node = node[part]
-    assert "judge.ray.model" in _leaf_paths(DEFAULTS) and "routing.category" in _leaf_paths(DEFAULTS)
+    assert "judge.ray.model" in leaf_paths(RewardConfig) and "routing.category" in leaf_paths(RewardConfig)
 
 
 def test_reward_range_follows_the_weights():
@@ -119,3 +120,65 @@ def test_easyr1_reward_file_refuses_bad_kwargs():
         fn([{"response": "<think>x</think><answer>B</answer>", "response_length": 9, "ground_truth": "B"}])
     assert "acuracy_weight: unknown key (did you mean 'accuracy_weight'?)" in str(err.value)
     assert "judge.fallback: unknown verifier 'bogus'" in str(err.value)
+
+
+# ---- the config as frozen, documented dataclasses -----------------------------------------------
+def test_every_default_is_documented_and_the_plain_defaults_round_trip():
+    import json
+    from dataclasses import fields
+
+    from wethink_verl.reward.config import load_config
+    from wethink_verl.settings import Settings, doc_of
+
+    def undocumented(cls, prefix=""):
+        out = []
+        for f in fields(cls):
+            if not doc_of(f).strip():
+                out.append(prefix + f.name)
+            if isinstance(f.default, Settings):
+                out += undocumented(type(f.default), f"{prefix}{f.name}.")
+        return out
+
+    assert undocumented(RewardConfig) == []
+    assert len(leaf_paths(RewardConfig)) > 60
+    assert json.loads(json.dumps(DEFAULTS)) == DEFAULTS  # plain data, no frozen leftovers
+    override = {"judge": {"request_kwargs": {"stop": ["</score>"]}, "tiers": [0, 1]}, "verifiers": {"number": {"rel_tol": 0.01}}}
+    assert load_config(override).to_dict() == build_config(override)
+
+
+def test_the_config_is_frozen_and_hashable_and_equal_configs_share_one_scorer():
+    from dataclasses import FrozenInstanceError
+
+    from wethink_verl.integrations.scorers import get_scorer
+    from wethink_verl.reward.config import load_config
+
+    cfg = load_config({"judge": {"request_kwargs": {"seed": 0, "stop": ["x"]}}})
+    assert hash(cfg) == hash(load_config({"judge.request_kwargs": {"stop": ["x"], "seed": 0}}))
+    with pytest.raises(FrozenInstanceError):
+        cfg.format_weight = 1.0
+    with pytest.raises(TypeError):
+        cfg.judge.request_kwargs["seed"] = 1  # an open table is read-only too
+    assert get_scorer({}) is get_scorer({"format_weight": 0.3}) is get_scorer({"judge": {"timeout_s": 60.0}})  # one config, spelled three ways
+    assert get_scorer({"format_weight": 0.4, "accuracy_weight": 0.6}) is not get_scorer({})
+    assert get_scorer({}).config == RewardConfig.from_mapping({}) == load_config()
+
+
+def test_the_judge_section_validates_on_its_own_without_the_reward_stack():
+    code = (
+        "import sys\n"
+        "from wethink_verl.judge.config import JudgeConfig\n"
+        "from wethink_verl.settings import ConfigError\n"
+        "cfg = JudgeConfig.from_mapping({'enable': True, 'url': 'http://x', 'rate_limit': {'requests_per_minute': 60}})\n"
+        "assert cfg.rate_limit.requests_per_minute == 60 and cfg.ray.name == 'wethink_judge' and hash(cfg)\n"
+        "try:\n"
+        "    JudgeConfig.from_mapping({'timout_s': 1, 'rescue': {'by_category': {'ocr': 'always'}}, 'ray': {'engine': 'tf'}})\n"
+        "except ConfigError as e:\n"
+        "    print(e)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('wethink_verl.reward', 'wethink_verl.verifiers'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "reward config: 3 problems: " in out
+    assert "judge.timout_s: unknown key (did you mean 'judge.timeout_s'?)" in out
+    assert "judge.rescue.by_category: values must be one of 'off', 'abstain': 'ocr' -> 'always'" in out
+    assert "judge.ray.engine: must be one of 'auto', 'vllm', 'transformers', 'demo-grader', got 'tf'" in out
+    assert out.rstrip().endswith("[]")  # neither the reward stack nor a verifier was imported

@@ -10,9 +10,9 @@ how one becomes the next. Every other module takes these names from here.
     a ``wethink-verl score`` input line
         --sample_from_score_line-->  scorer sample
 
-The routing tables a row's ``category`` / ``reward`` are looked up in are reward configuration
-(``reward/config.py``, ``routing.*``); ``routing_key`` is how a value is matched there and
-``routing_values`` what ``prepare`` checks rows against. Nothing here imports a verifier, the
+WeThink's system prompt and the default routing tables a row's ``category`` / ``reward`` are
+looked up in live here (the reward config's ``routing.*`` defaults); ``routing_key`` is how a
+value is matched there and ``routing_values`` what ``prepare`` checks rows against. Nothing here imports a verifier, the
 scorer or a third-party package: ``prepare``, its worker processes and the dataset class read this
 module without the reward stack.
 """
@@ -25,13 +25,38 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .reward.config import DEFAULTS as _REWARD_DEFAULTS
-from .reward.config import WETHINK_SYSTEM_PROMPT
+# WeThink's system prompt (exact; the two sentences joined by one newline).
+WETHINK_SYSTEM_PROMPT = (
+    "You FIRST think about the reasoning process as an internal monologue and then provide the final answer.\n"
+    "The reasoning process MUST BE enclosed within <think> </think> tags. "
+    "The final answer MUST BE enclosed within <answer> </answer> tags."
+)
+
+# The default routing tables (the reward config's ``routing.reward`` / ``routing.category``).
+# A row's ``reward`` field: "category" means "let the category decide".
+REWARD_ROUTES: dict[str, str] = {
+    "rule": "category", "rule based": "category", "rule-based": "category", "rule_based": "category",
+    "model": "judge", "model based": "judge", "model-based": "judge", "model_based": "judge",
+    "llm": "judge", "judge": "judge", "llm judge": "judge", "reward model": "judge",
+}  # fmt: skip
+# A row's ``category`` field (matched by ``routing_key``: case-insensitively, -, _ and spaces alike).
+CATEGORY_ROUTES: dict[str, str] = {
+    "multiple choice": "choice", "multi choice": "choice", "mcq": "choice", "choice": "choice",
+    "single choice": "choice", "multiple select": "choice",
+    "fill in the blank": "auto", "fill in blank": "auto", "blank": "auto", "free form": "auto",
+    "short answer": "auto", "open": "auto",
+    "descriptive": "judge", "description": "judge", "open ended": "judge", "caption": "judge",
+    "math": "math", "numerical": "number", "numeric": "number", "counting": "number", "count": "number",
+    "ocr": "ocr", "text": "text", "yes no": "yesno", "yesno": "yesno", "true false": "yesno",
+    "judgment": "yesno", "grounding": "iou", "detection": "iou", "bbox": "iou",
+}  # fmt: skip
 
 __all__ = [
+    "CATEGORY_ROUTES",
     "PACKED_FIELDS",
     "PACKED_MARKER",
     "RECORD_FIELDS",
+    "REWARD_ROUTES",
     "SAMPLE_FIELDS",
     "SAMPLE_ROUTING_FIELDS",
     "STYLE_MODEL",
@@ -87,7 +112,7 @@ class RoutingValues:
 
 def routing_values(routing: Mapping[str, Any] | None = None) -> RoutingValues:
     """The values ``routing`` (default: the reward defaults' tables) maps."""
-    routing = routing or _REWARD_DEFAULTS["routing"]
+    routing = routing or {"reward": REWARD_ROUTES, "category": CATEGORY_ROUTES}
     rewards = routing.get("reward", {})
     return RoutingValues(
         categories=frozenset(routing_key(k) for k in routing.get("category", {})),

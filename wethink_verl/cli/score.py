@@ -181,7 +181,7 @@ def _report(args, scorer, judge, run: ScoreRun) -> None:
         js = judge.stats_dict()
         failed = ", ".join(f"{k} {v}" for k, v in js["failed_by_kind"].items()) or "none"
         print(f"judge ({js['endpoint']}): {js['requests']} items, {js['calls']} requests, dedupe hits {js['dedupe_hit_rate']:.0%}, "
-              f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config['judge']['fallback']})", file=to)  # fmt: skip
+              f"{js['verdicts']} verdicts, {js['failed']} failed ({failed}; fallback: {scorer.config.judge.fallback})", file=to)  # fmt: skip
         for line in filter(None, (activity_line(js), rescue_line(scorer.stats.as_dict()))):
             print(f"  {line}", file=to)
     stats = scorer.stats.as_dict()

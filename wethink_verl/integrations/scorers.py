@@ -8,15 +8,20 @@ import logging
 import threading
 from typing import Any, Mapping
 
-from ..reward import RewardScorer, build_config
-from ..reward.config import deep_merge, describe_reward_range, reward_range
+from ..reward import RewardScorer
+from ..reward.config import RewardConfig, deep_merge, describe_reward_range, load_config, reward_range
 
 logger = logging.getLogger("wethink_verl.integrations")
 
 # keys a framework passes to reward functions that are not reward config
 _FRAMEWORK_KWARGS = {"reward_router_address", "reward_model_tokenizer", "data_source", "num_turns", "rollout_reward_scores"}
 
-_scorers: dict[tuple[str, str | None], RewardScorer] = {}
+# one scorer per (config, router address): the frozen config itself is the key, so overrides that
+# spell the same config differently share one scorer (and one judge client)
+_scorers: dict[tuple[RewardConfig, str | None], RewardScorer] = {}
+# the overrides as given -> their scorer: a reward function called per sample validates its
+# overrides once per distinct spelling, not once per sample
+_by_overrides: dict[tuple[str, str | None], RewardScorer] = {}
 _scorers_lock = threading.Lock()
 
 
@@ -32,27 +37,31 @@ def get_scorer(overrides: Mapping[str, Any] | None = None, reward_router_address
     if reward_router_address and "enable" not in (overrides.get("judge") or {}) and "judge.enable" not in overrides:
         # verl launched a reward model and hands us its router: judging is what it is for
         overrides = deep_merge(overrides, {"judge": {"enable": True}})
-    # keyed by the overrides as given: the config is built and validated once per distinct one,
-    # not once per sample
-    key = (json.dumps(overrides, sort_keys=True, default=str), reward_router_address)
-    scorer = _scorers.get(key)
+    spelling = (json.dumps(overrides, sort_keys=True, default=str), reward_router_address)
+    scorer = _by_overrides.get(spelling)
     if scorer is None:
         with _scorers_lock:
-            scorer = _scorers.get(key)
+            scorer = _by_overrides.get(spelling)
             if scorer is None:
-                cfg = build_config(overrides)
-                if reward_range(cfg) != (0.0, 1.0):  # a documented choice, but say what it gives
-                    logger.warning("wethink reward config: %s", describe_reward_range(cfg))
-                scorer = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))
-                _scorers[key] = scorer
+                scorer = _by_overrides[spelling] = _scorer_for(load_config(overrides), reward_router_address)
     return scorer
 
 
-def make_judge(cfg: Mapping[str, Any], reward_router_address: str | None):
+def _scorer_for(cfg: RewardConfig, reward_router_address: str | None) -> RewardScorer:
+    key = (cfg, reward_router_address)
+    scorer = _scorers.get(key)
+    if scorer is None:
+        if reward_range(cfg) != (0.0, 1.0):  # a documented choice, but say what it gives
+            logger.warning("wethink reward config: %s", describe_reward_range(cfg))
+        scorer = _scorers[key] = RewardScorer(cfg, judge=make_judge(cfg, reward_router_address))
+    return scorer
+
+
+def make_judge(cfg: RewardConfig | Mapping[str, Any], reward_router_address: str | None):
     """The configured judge, or None (judge off: descriptive rows use the counted fallback)."""
-    judge_cfg = cfg.get("judge") or {}
-    if not judge_cfg.get("enable"):
+    cfg = load_config(cfg)
+    if not cfg.judge.enable:
         return None
     from ..judge import build_judge
 
-    return build_judge(dict(judge_cfg), reward_router_address=reward_router_address)
+    return build_judge(cfg.judge, reward_router_address=reward_router_address)

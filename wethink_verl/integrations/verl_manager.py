@@ -85,7 +85,7 @@ class WeThinkRewardManager(RewardManagerBase):
         self.reward_model_tokenizer = reward_model_tokenizer
         self.overrides = reward_config_from_verl(config)
         self.scorer = get_scorer(self.overrides, reward_router_address)
-        self.include_image = bool(self.scorer.config["judge"].get("include_image", True))
+        self.include_image = bool(self.scorer.config.judge.include_image)
         self.failures = 0
         self.colocated_v1 = colocated_v1(config)
         if self.colocated_v1:

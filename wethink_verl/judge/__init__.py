@@ -20,13 +20,13 @@ import logging
 import os
 from typing import Any, Mapping
 
+from .config import BACKENDS, JudgeConfig
 from .types import FAILURE_KINDS, JudgeOutcome, TransportError
 
 logger = logging.getLogger("wethink_verl.judge")
 
-BACKENDS = ("auto", "http", "router", "ray")
-
-__all__ = ["BACKENDS", "FAILURE_KINDS", "JudgeOutcome", "LLMJudge", "TransportError", "build_judge", "judge_config", "resolve_backend"]
+__all__ = ["BACKENDS", "FAILURE_KINDS", "JudgeConfig", "JudgeOutcome", "LLMJudge", "TransportError", "build_judge", "judge_config",
+           "resolve_backend"]  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -41,17 +41,15 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def resolve_backend(cfg: Mapping[str, Any], reward_router_address: str | None = None) -> str:
-    backend = cfg.get("backend") or "auto"
-    if backend not in BACKENDS:
-        raise ValueError(f"judge.backend must be one of {BACKENDS}, got {backend!r}")
-    if backend != "auto":
-        return backend
+def resolve_backend(cfg: JudgeConfig | Mapping[str, Any], reward_router_address: str | None = None) -> str:
+    cfg = JudgeConfig.from_mapping(cfg)  # an unknown backend: ConfigError (a ValueError) naming judge.backend
+    if cfg.backend != "auto":
+        return cfg.backend
     if reward_router_address:
         return "router"
-    if cfg.get("url"):
+    if cfg.url:
         return "http"
-    if (cfg.get("ray") or {}).get("model"):
+    if cfg.ray.model:
         return "ray"
     raise ValueError(
         "judge.enable is true but no judge endpoint is configured: set judge.url (an OpenAI-compatible "
@@ -70,29 +68,30 @@ def read_api_key(env_name: str | None) -> str | None:
     return value
 
 
-def build_judge(judge_cfg: Mapping[str, Any] | None, reward_router_address: str | None = None):
+def build_judge(judge_cfg: JudgeConfig | Mapping[str, Any] | None, reward_router_address: str | None = None):
     """The configured judge, or None when ``judge.enable`` is false. Raises ValueError on a bad config
-    (no endpoint, unknown template, bad tiers, a missing API key variable); never touches the network."""
+    (a ConfigError naming every bad judge.* key, no endpoint, unknown template, a missing API key
+    variable); never touches the network."""
     from .client import LLMJudge, judge_config
     from .transport import HTTPTransport, VerlRouterTransport
 
     cfg = judge_config(judge_cfg)
-    if not cfg.get("enable"):
+    if not cfg.enable:
         return None
     backend = resolve_backend(cfg, reward_router_address)
     if backend == "router":
         if not reward_router_address:
             raise ValueError("judge.backend=router needs verl's reward_router_address (reward.reward_model.enable=True)")
-        transport = VerlRouterTransport(reward_router_address, model=cfg.get("model"), pool_size=cfg["concurrency"], max_reply_bytes=cfg["max_reply_bytes"])
+        transport = VerlRouterTransport(reward_router_address, model=cfg.model, pool_size=cfg.concurrency, max_reply_bytes=cfg.max_reply_bytes)
     elif backend == "http":
-        if not cfg.get("url"):
+        if not cfg.url:
             raise ValueError("judge.backend=http needs judge.url")
-        transport = HTTPTransport(cfg["url"], model=cfg.get("model"), api_key=read_api_key(cfg.get("api_key_env")), pool_size=cfg["concurrency"],
-                                  max_reply_bytes=cfg["max_reply_bytes"])  # fmt: skip
+        transport = HTTPTransport(cfg.url, model=cfg.model, api_key=read_api_key(cfg.api_key_env), pool_size=cfg.concurrency,
+                                  max_reply_bytes=cfg.max_reply_bytes)  # fmt: skip
     else:
         from .service import RayServiceTransport
 
-        transport = RayServiceTransport(cfg["ray"])
+        transport = RayServiceTransport(cfg.ray)
     judge = LLMJudge(cfg, transport)
     logger.info("LLM judge: %s", judge.describe())
     return judge

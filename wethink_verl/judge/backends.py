@@ -19,6 +19,9 @@ import importlib.util
 import logging
 from typing import Any, Mapping, Sequence
 
+from ..settings import thaw
+from .config import RayServiceConfig
+
 logger = logging.getLogger("wethink_verl.judge.backends")
 
 
@@ -222,19 +225,20 @@ def pick_engine(engine: str = "auto") -> str:
     return "transformers"
 
 
-def make_backend(cfg: Mapping[str, Any]):
-    """A backend from the service config (model, engine, dtype, max_input_tokens, engine_kwargs)."""
-    if not cfg.get("model"):
+def make_backend(cfg: RayServiceConfig | Mapping[str, Any]):
+    """A backend from the service config (``judge.ray``: model, engine, dtype, max_input_tokens, engine_kwargs)."""
+    cfg = RayServiceConfig.from_mapping(cfg)
+    if not cfg.model:
         raise ValueError("the Ray judge service needs judge.ray.model (a model directory or hub id)")
-    engine = pick_engine(cfg.get("engine", "auto"))
-    kwargs = dict(cfg.get("engine_kwargs") or {})
-    common = dict(dtype=cfg.get("dtype", "auto"), max_input_tokens=int(cfg.get("max_input_tokens", 4096)))
+    engine = pick_engine(cfg.engine)
+    kwargs = thaw(cfg.engine_kwargs)  # plain dicts and lists, as the engines expect
+    common = dict(dtype=cfg.dtype, max_input_tokens=int(cfg.max_input_tokens))
     if engine == "vllm":
-        return VLLMBackend(cfg["model"], **common, **kwargs)
+        return VLLMBackend(cfg.model, **common, **kwargs)
     if engine == "transformers":
-        return TransformersBackend(cfg["model"], **common, **kwargs)
+        return TransformersBackend(cfg.model, **common, **kwargs)
     if engine == "demo-grader":  # the CPU demo's fitted stand-in for an LLM judge
         from ..demo.demo_judge import DemoGraderBackend
 
-        return DemoGraderBackend(cfg["model"])
+        return DemoGraderBackend(cfg.model)
     raise ValueError(f"unknown judge engine {engine!r}: 'auto', 'vllm', 'transformers' or 'demo-grader'")

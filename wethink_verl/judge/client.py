@@ -32,7 +32,9 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 from ..lru_cache import LRU
+from ..settings import thaw
 from .breaker import CircuitBreaker
+from .config import JudgeConfig
 from .limits import TokenEstimator, build_quota
 from .prompt import PromptOptions, build_messages, image_identity, load_template, normalize_tiers
 from .retry import RetryLoop
@@ -46,11 +48,10 @@ __all__ = ["HTTPTransport", "JudgeStats", "LLMJudge", "VerlRouterTransport", "ju
 logger = logging.getLogger("wethink_verl.judge")
 
 
-def judge_config(judge_cfg: Mapping[str, Any] | None) -> dict:
-    """``judge_cfg`` over the documented defaults (``reward.config.DEFAULTS["judge"]``)."""
-    from ..reward.config import DEFAULTS, deep_merge
-
-    return deep_merge(DEFAULTS["judge"], dict(judge_cfg or {}))
+def judge_config(judge_cfg: JudgeConfig | Mapping[str, Any] | None) -> JudgeConfig:
+    """The validated judge config: ``judge_cfg`` over the documented defaults (``judge.config``);
+    raises ConfigError (a ValueError) naming every bad ``judge.*`` key."""
+    return JudgeConfig.from_mapping(judge_cfg)
 
 
 # ---- the judge ----------------------------------------------------------------------------------
@@ -80,39 +81,39 @@ class LLMJudge(RetryLoop):
         cfg = judge_config(cfg)
         self.cfg = cfg
         self.transport = transport
-        self.template = load_template(cfg["template"])
+        self.template = load_template(cfg.template)
         # the rescue template (judge.rescue): items with {"purpose": "rescue"} are asked with it
-        self.templates = {"judge": self.template, "rescue": load_template((cfg.get("rescue") or {}).get("template") or "rescue")}
-        self.tiers = normalize_tiers(cfg["tiers"])
+        self.templates = {"judge": self.template, "rescue": load_template(cfg.rescue.template or "rescue")}
+        self.tiers = normalize_tiers(cfg.tiers)
         self.opts = PromptOptions(
             tiers=self.tiers,
-            max_question_chars=cfg["max_question_chars"],
-            max_reference_chars=cfg["max_reference_chars"],
-            max_answer_chars=cfg["max_answer_chars"],
-            include_reasoning=bool(cfg["include_reasoning"]),
-            max_reasoning_chars=cfg["max_reasoning_chars"],
-            include_image=bool(cfg["include_image"]),
-            image_dir=cfg.get("image_dir"),
+            max_question_chars=cfg.max_question_chars,
+            max_reference_chars=cfg.max_reference_chars,
+            max_answer_chars=cfg.max_answer_chars,
+            include_reasoning=bool(cfg.include_reasoning),
+            max_reasoning_chars=cfg.max_reasoning_chars,
+            include_image=bool(cfg.include_image),
+            image_dir=cfg.image_dir,
         )
-        self.params = {"temperature": float(cfg["temperature"]), "max_tokens": int(cfg["max_tokens"])}
-        self.params.update(dict(cfg.get("request_kwargs") or {}))
-        self.timeout_s = float(cfg["timeout_s"])
-        self.max_retries = max(0, int(cfg["max_retries"]))
-        self.parse_retries = max(0, int(cfg["parse_retries"]))
-        self.backoff_s = float(cfg["backoff_s"])
-        self.backoff_max_s = float(cfg["backoff_max_s"])
-        total = cfg.get("total_timeout_s")
+        self.params = {"temperature": float(cfg.temperature), "max_tokens": int(cfg.max_tokens)}
+        self.params.update(thaw(cfg.request_kwargs))  # plain dicts and lists: the request body is JSON
+        self.timeout_s = float(cfg.timeout_s)
+        self.max_retries = max(0, int(cfg.max_retries))
+        self.parse_retries = max(0, int(cfg.parse_retries))
+        self.backoff_s = float(cfg.backoff_s)
+        self.backoff_max_s = float(cfg.backoff_max_s)
+        total = cfg.total_timeout_s
         self.total_timeout_s = float(total) if total else self.timeout_s * (self.max_retries + 1) + self.backoff_max_s * self.max_retries
-        self.concurrency = max(1, int(cfg["concurrency"]))
-        self.cache = LRU(int(cfg["cache_size"]))
-        cb = cfg.get("circuit_breaker") or {}
-        self.breaker = CircuitBreaker(failures=int(cb.get("failures", 10)), reset_s=float(cb.get("reset_s", 30.0)),
-                                      down_s=float(cb.get("down_s", 10.0)))  # fmt: skip
+        self.concurrency = max(1, int(cfg.concurrency))
+        self.cache = LRU(int(cfg.cache_size))
+        cb = cfg.circuit_breaker
+        self.breaker = CircuitBreaker(failures=int(cb.failures), reset_s=float(cb.reset_s),
+                                      down_s=float(cb.down_s))  # fmt: skip
         self.stats = JudgeStats()
-        rate = cfg.get("rate_limit") or {}
+        rate = cfg.rate_limit
         describe = getattr(transport, "describe", None)
         self.quota = build_quota(rate, getattr(transport, "endpoint", None) or (describe() if describe else repr(transport)))
-        self.estimator = TokenEstimator(float(rate.get("chars_per_token", 3.0)), float(rate.get("image_tokens", 1000)))
+        self.estimator = TokenEstimator(float(rate.chars_per_token), float(rate.image_tokens))
         self._images_off = False  # set once the endpoint kept rejecting image parts
         self._image_successes = 0
         self._states: dict[int, _LoopState] = {}

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .config import RateLimitConfig
+
 logger = logging.getLogger("wethink_verl.judge")
 
 QUOTA_NAMESPACE = "wethink"
@@ -275,15 +277,15 @@ class ClusterQuota:
         await self._call("pause", seconds)
 
 
-def build_quota(rate_cfg: Mapping[str, Any] | None, endpoint: str):
+def build_quota(rate_cfg: RateLimitConfig | Mapping[str, Any] | None, endpoint: str):
     """The configured quota (``judge.rate_limit``) for an endpoint, or None when unlimited."""
-    cfg = dict(rate_cfg or {})
-    rpm, tpm = cfg.get("requests_per_minute"), cfg.get("tokens_per_minute")
+    cfg = RateLimitConfig.from_mapping(rate_cfg)
+    rpm, tpm = cfg.requests_per_minute, cfg.tokens_per_minute
     if not rpm and not tpm:
         return None
-    limits = {"requests_per_minute": rpm, "tokens_per_minute": tpm, "burst_s": float(cfg.get("burst_s", 1.0))}
+    limits = {"requests_per_minute": rpm, "tokens_per_minute": tpm, "burst_s": float(cfg.burst_s)}
     local = RateLimiter(rpm, tpm, limits["burst_s"])
-    scope = cfg.get("scope", "auto")
+    scope = cfg.scope
     if scope == "auto":
         scope = "cluster" if _ray_initialized() else "process"
     if scope == "cluster":

@@ -25,6 +25,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
+from ..settings import thaw
+from .config import RayServiceConfig
 from .types import TransportError
 
 logger = logging.getLogger("wethink_verl.judge.service")
@@ -38,13 +40,13 @@ class JudgeService:
     def __init__(self, cfg: Mapping[str, Any]):
         from .backends import make_backend
 
-        self.cfg = dict(cfg)
+        self.cfg = RayServiceConfig.from_mapping(cfg)
         self.started_at = time.time()
         t0 = time.perf_counter()
         self.backend = make_backend(self.cfg)
         self.load_s = time.perf_counter() - t0
-        self.max_batch_size = max(1, int(self.cfg.get("max_batch_size", 16)))
-        self.max_wait_s = max(0.0, float(self.cfg.get("max_wait_ms", 10.0)) / 1000.0)
+        self.max_batch_size = max(1, int(self.cfg.max_batch_size))
+        self.max_wait_s = max(0.0, float(self.cfg.max_wait_ms) / 1000.0)
         self._queue: asyncio.Queue | None = None
         self._batcher: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="judge-backend")
@@ -156,8 +158,9 @@ def ensure_ray(address: str | None = "auto"):
     return ray
 
 
-def service_config(ray_cfg: Mapping[str, Any]) -> dict:
-    return {k: ray_cfg.get(k) for k in SERVICE_KEYS if k in ray_cfg}
+def service_config(ray_cfg: RayServiceConfig) -> dict:
+    """What the actor is built from, in plain form (what crosses the Ray boundary)."""
+    return {k: thaw(getattr(ray_cfg, k)) for k in SERVICE_KEYS}
 
 
 def find_service(name: str = "wethink_judge", namespace: str = "wethink"):
@@ -170,23 +173,23 @@ def find_service(name: str = "wethink_judge", namespace: str = "wethink"):
         return None
 
 
-def get_or_create_service(ray_cfg: Mapping[str, Any], create: bool = True):
-    """The named service (get-if-exists); created from ``ray_cfg`` when missing and ``create``."""
-    ray = ensure_ray(ray_cfg.get("address", "auto"))
-    name, namespace = ray_cfg.get("name", "wethink_judge"), ray_cfg.get("namespace", "wethink")
+def get_or_create_service(ray_cfg: RayServiceConfig | Mapping[str, Any], create: bool = True):
+    """The named service (get-if-exists); created from ``ray_cfg`` (``judge.ray``) when missing and ``create``."""
+    ray_cfg = RayServiceConfig.from_mapping(ray_cfg)
+    ray = ensure_ray(ray_cfg.address)
+    name, namespace = ray_cfg.name, ray_cfg.namespace
     handle = find_service(name, namespace)
     if handle is not None:
         return handle
-    if not create or not ray_cfg.get("model"):
+    if not create or not ray_cfg.model:
         raise TransportError("connection", f"no Ray judge service {name!r} in namespace {namespace!r} (and judge.ray.model is not set to start one)")
     options = dict(
-        name=name, namespace=namespace, get_if_exists=True, max_restarts=int(ray_cfg.get("max_restarts", 3)),
-        max_task_retries=0, max_concurrency=4096, num_cpus=float(ray_cfg.get("num_cpus", 1)),
-        num_gpus=float(ray_cfg.get("num_gpus", 0)),
+        name=name, namespace=namespace, get_if_exists=True, max_restarts=int(ray_cfg.max_restarts),
+        max_task_retries=0, max_concurrency=4096, num_cpus=float(ray_cfg.num_cpus), num_gpus=float(ray_cfg.num_gpus),
     )  # fmt: skip
-    if ray_cfg.get("detached"):
+    if ray_cfg.detached:
         options["lifetime"] = "detached"
-    logger.info("starting the Ray judge service %s/%s on %s", namespace, name, ray_cfg.get("model"))
+    logger.info("starting the Ray judge service %s/%s on %s", namespace, name, ray_cfg.model)
     return ray.remote(JudgeService).options(**options).remote(service_config(ray_cfg))
 
 
@@ -195,12 +198,12 @@ class RayServiceTransport:
 
     name = "ray"
 
-    def __init__(self, ray_cfg: Mapping[str, Any]):
-        self.ray_cfg = dict(ray_cfg)
+    def __init__(self, ray_cfg: RayServiceConfig | Mapping[str, Any]):
+        self.ray_cfg = RayServiceConfig.from_mapping(ray_cfg)
         self._handle = None
 
     def describe(self) -> str:
-        return f"ray://{self.ray_cfg.get('namespace', 'wethink')}/{self.ray_cfg.get('name', 'wethink_judge')}"
+        return f"ray://{self.ray_cfg.namespace}/{self.ray_cfg.name}"
 
     def _resolve(self):
         if self._handle is None:

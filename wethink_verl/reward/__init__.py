@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compose import EXTRA_INFO_KEYS, RESULT_KEYS, extra_info
-    from .config import DEFAULTS, WETHINK_SYSTEM_PROMPT, build_config
+    from .config import DEFAULTS, WETHINK_SYSTEM_PROMPT, RewardConfig, build_config, load_config
     from .router import Route, infer_verifier, route
     from .scorer import RewardScorer, ScoreStats
 
 # public name -> the submodule that defines it
 _HOMES = {
     "EXTRA_INFO_KEYS": "compose", "RESULT_KEYS": "compose", "extra_info": "compose",
-    "DEFAULTS": "config", "WETHINK_SYSTEM_PROMPT": "config", "build_config": "config",
+    "DEFAULTS": "config", "WETHINK_SYSTEM_PROMPT": "config", "RewardConfig": "config", "build_config": "config",
+    "load_config": "config",
     "Route": "router", "infer_verifier": "router", "route": "router",
     "RewardScorer": "scorer", "ScoreStats": "scorer",
 }  # fmt: skip

@@ -7,7 +7,10 @@ strings; its rollout dumps keep them, which is what ``wethink-verl report`` read
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import RewardConfig
 
 RESULT_KEYS = (
     "score",  # the reward: accuracy_weight * accuracy + format_weight * format
@@ -36,13 +39,13 @@ REASON_CHARS = 200
 EXTRA_INFO_KEYS = RESULT_KEYS + ("acc",)
 
 
-def overall(accuracy: float, fmt: float | None, cfg: dict, status: str = "ok") -> float:
+def overall(accuracy: float, fmt: float | None, cfg: "RewardConfig", status: str = "ok") -> float:
     if status == "error":  # the row could not be scored (bad config or input): no format credit either
         return 0.0
-    wa, wf = float(cfg["accuracy_weight"]), float(cfg["format_weight"])
+    wa, wf = float(cfg.accuracy_weight), float(cfg.format_weight)
     if fmt is None:  # no format term (answer-only scoring, format_rule "none")
         return accuracy
-    if cfg.get("require_format_for_accuracy") and fmt < 1.0:
+    if cfg.require_format_for_accuracy and fmt < 1.0:
         accuracy = 0.0
     return wa * accuracy + wf * fmt
 
@@ -52,7 +55,7 @@ def result(
     accuracy: float,
     fmt: float | None,
     verifier: str,
-    cfg: dict,
+    cfg: "RewardConfig",
     judge_used: bool = False,
     judge_failed: bool = False,
     judge_rescued: bool = False,

@@ -1,210 +1,39 @@
-"""The reward configuration: one nested mapping with WeThink's defaults.
+"""The reward configuration: frozen, documented dataclasses with WeThink's defaults.
 
 Every key can be set from verl (``+reward.reward_kwargs.<key>=…`` for the ``wethink`` manager,
 ``+reward.custom_reward_function.reward_kwargs.<key>=…`` for ``compute_score``), from EasyR1
 (``worker.reward.reward_function_kwargs.<key>=…``) or from a YAML file (``--config``).
 Dotted keys are accepted: ``{"judge.enable": true}`` equals ``{"judge": {"enable": true}}``.
 
-``build_config`` validates the whole merged config once, against a schema derived from DEFAULTS
-(the type of each default; a mapping default is a closed section) plus ``RULES`` (ranges, choices,
-open tables): every problem (an unknown key with a "did you mean", a wrong type, a value out of
-range) is reported together in one :class:`ConfigError`, before anything is scored.
+:class:`RewardConfig` is assembled from the parts: the format options, the routing tables (their
+defaults are the row contract's, ``wethink_verl.rows``), the verifier options and aliases, the
+bounded pool and the judge's own section (``wethink_verl.judge.config.JudgeConfig``). Each field
+holds its default, its documentation and its rule (``wethink_verl.settings``); ``DEFAULTS`` is the
+plain nested dict derived from them.
+
+``build_config`` validates the whole merged config once: every problem (an unknown key with a
+"did you mean", a wrong type, a value out of range) is reported together in one
+:class:`ConfigError`, before anything is scored. ``load_config`` (or ``RewardConfig.from_mapping``)
+returns the frozen, hashable instance the scorer reads.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
-import math
 from collections.abc import Mapping  # (typing.Mapping's isinstance is several times slower)
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-# WeThink's system prompt (exact; the two sentences joined by one newline).
-WETHINK_SYSTEM_PROMPT = (
-    "You FIRST think about the reasoning process as an internal monologue and then provide the final answer.\n"
-    "The reasoning process MUST BE enclosed within <think> </think> tags. "
-    "The final answer MUST BE enclosed within <answer> </answer> tags."
-)
+from ..judge.config import JUDGE_FALLBACK_EXTRA, RESCUE_POLICIES, JudgeConfig  # noqa: F401 - RESCUE_POLICIES: public here before
+from ..rows import CATEGORY_ROUTES, REWARD_ROUTES, WETHINK_SYSTEM_PROMPT  # noqa: F401 - the prompt: public here before
+from ..settings import NO_RULE, ConfigError, FrozenDict, Rule, Settings, build, deep_merge, defaults_of, is_number
+from ..settings import problems_of, section, setting
 
-DEFAULTS: dict[str, Any] = {
-    # overall = accuracy_weight * accuracy + format_weight * format (WeThink: 0.7 / 0.3)
-    "accuracy_weight": 0.7,
-    "format_weight": 0.3,
-    # "wethink": <think>…</think><answer>…</answer>; "none": no format term; or "pkg.mod:fn"
-    "format_rule": "wethink",
-    "format": {"think_prefilled": "auto", "min_think_chars": 0},
-    # accuracy counts only when the format passes (off in WeThink: the terms add up)
-    "require_format_for_accuracy": False,
-    # read \boxed{} after the reasoning when there is no <answer> block
-    "boxed_fallback": True,
-    # the response is already the answer (no <answer> block, no format term)
-    "answer_only": False,
-    "routing": {
-        # the row's `reward` field: "category" means "let the category decide"
-        "reward": {
-            "rule": "category", "rule based": "category", "rule-based": "category", "rule_based": "category",
-            "model": "judge", "model based": "judge", "model-based": "judge", "model_based": "judge",
-            "llm": "judge", "judge": "judge", "llm judge": "judge", "reward model": "judge",
-        },
-        # the row's `category` field (matched case-insensitively, -, _ and spaces alike)
-        "category": {
-            "multiple choice": "choice", "multi choice": "choice", "mcq": "choice", "choice": "choice",
-            "single choice": "choice", "multiple select": "choice",
-            "fill in the blank": "auto", "fill in blank": "auto", "blank": "auto", "free form": "auto",
-            "short answer": "auto", "open": "auto",
-            "descriptive": "judge", "description": "judge", "open ended": "judge", "caption": "judge",
-            "math": "math", "numerical": "number", "numeric": "number", "counting": "number", "count": "number",
-            "ocr": "ocr", "text": "text", "yes no": "yesno", "yesno": "yesno", "true false": "yesno",
-            "judgment": "yesno", "grounding": "iou", "detection": "iou", "bbox": "iou",
-        },
-        # a value found in neither table: "auto" (decide by the ground truth's shape, counted and
-        # logged as unmapped), "error" (score 0 with an error), or a verifier name
-        "on_unmapped": "auto",
-        # neither field present
-        "default": "auto",
-    },
-    # default options per verifier, e.g. {"number": {"rel_tol": 0.01}, "iou": {"iou_threshold": null}}
-    "verifiers": {},
-    # swap an implementation: {"text": "mypkg.rewards:my_text"} or {"choice": "text"}
-    "aliases": {},
-    # the hard bound around expensive verifier work (math-verify and user verifiers), per process
-    # and per distinct setting: `workers` processes; a call runs at most timeout_s seconds (a
-    # verifier's own `timeout` option may lower it, never raise it) after waiting at most
-    # queue_timeout_s for a free worker (else the row is "busy": timed_out=1, not a verdict); a
-    # worker over memory_limit_mb is a counted error
-    "bounded": {"workers": 2, "timeout_s": 2.0, "memory_limit_mb": 3072, "queue_timeout_s": 60.0},
-    # the LLM judge for descriptive answers (wethink_verl.judge; README "LLM judge")
-    "judge": {
-        "enable": False,
-        # when the judge is off or its endpoint fails (unreachable, timeout, 429, 5xx, circuit open):
-        # a verifier name, "zero" or "fixed". A reply without a valid verdict and a request the
-        # endpoint refused (4xx) score 0 instead: the candidate's text can cause those
-        "fallback": "text",
-        "fallback_score": 0.0,
-        # where verdicts come from: "http" (judge.url), "router" (verl's reward-model pool: the
-        # reward_router_address verl hands the reward function), "ray" (our Ray judge service,
-        # judge.ray.*), or "auto" (router when verl passes an address, else http when url is set,
-        # else ray when judge.ray.model is set)
-        "backend": "auto",
-        # OpenAI-compatible base URL: "http://host:8000/v1", "https://api.deepseek.com" or a full
-        # ".../chat/completions" URL
-        "url": None,
-        # the "model" field; null asks the endpoint (GET /v1/models, first id) and omits the field
-        # if that fails (vLLM and SGLang then use their only model)
-        "model": None,
-        # name of the environment variable holding the API key (sent as a Bearer token; never logged)
-        "api_key_env": None,
-        # a built-in template name ("default", "short") or a path to a template file
-        "template": "default",
-        # the verdict scale: the judge must answer <score>T</score> with T one of these (in [0, 1])
-        "tiers": [0.0, 0.5, 1.0],
-        # sampling; request_kwargs are merged into every request body (e.g. {"seed": 0})
-        "temperature": 0.0,
-        "max_tokens": 256,
-        "request_kwargs": {},
-        # a longer reply body is not read (the verdict is then unparseable, scored 0: see fallback)
-        "max_reply_bytes": 1048576,
-        # seconds per request; the whole item (retries and backoff included) gets total_timeout_s
-        # (null: timeout_s * (max_retries + 1) + backoff_max_s * max_retries)
-        "timeout_s": 60.0,
-        "total_timeout_s": None,
-        # retries on timeouts, 429, 5xx, connection errors and bad bodies, with jittered
-        # exponential backoff from backoff_s up to backoff_max_s (a 429's Retry-After is honoured)
-        "max_retries": 3,
-        "backoff_s": 0.5,
-        "backoff_max_s": 8.0,
-        # extra requests for a reply without a valid verdict (useful with temperature > 0)
-        "parse_retries": 1,
-        # requests in flight per judge and event loop (also the HTTP connection pool size)
-        "concurrency": 64,
-        # verdicts remembered for identical (question, reference, answer[, image][, reasoning])
-        # items; identical items in flight share one request. 0 disables the cache.
-        "cache_size": 65536,
-        # length caps (characters) for what goes into the prompt
-        "max_question_chars": 4000,
-        "max_reference_chars": 4000,
-        "max_answer_chars": 2000,
-        # send the candidate's <think> reasoning too (tail-capped); it then joins the dedupe key
-        "include_reasoning": False,
-        "max_reasoning_chars": 2000,
-        # send the image as an OpenAI image_url data URL (vision-language judges only: a text-only
-        # endpoint rejects image parts); relative image paths are resolved against image_dir
-        "include_image": False,
-        "image_dir": None,
-        # an external endpoint's quotas (README "External judge APIs"); null: unlimited. In any 60 s
-        # window at most requests_per_minute requests and tokens_per_minute tokens are sent (a
-        # request's tokens: its prompt estimated at chars_per_token characters per token, every
-        # image at image_tokens, plus max_tokens; corrected from the reply's `usage`, and the
-        # estimate learns from it). burst_s: the seconds' worth of quota that may go at once.
-        # scope: "process" (this judge client), "cluster" (one Ray actor per endpoint shared by
-        # every reward worker of the job), "auto" (cluster when Ray is initialised, else process).
-        # A request the quota would delay past its item's budget fails as rate_limited (fallback)
-        "rate_limit": {"requests_per_minute": None, "tokens_per_minute": None, "burst_s": 1.0, "scope": "auto",
-                       "chars_per_token": 3.0, "image_tokens": 1000},
-        # judge rescue (README "Judge rescue"): for a row a rule verifier checks, policy "abstain"
-        # sends it to the judge when the verifier abstains -- no answer it can read (status
-        # no_answer on an extracted answer) or a ground truth it cannot read (invalid_gold) --
-        # and the answer passes the rescue screen (a short, substantive answer: no refusal,
-        # negation, tag or grader talk, at most max_answer_chars). A verdict (right, wrong,
-        # hedged) is never sent, nor a timeout, busy or error row. The judge then decides the
-        # accuracy: 1.0 for a verdict >= min_score, else 0 (the rule's own pay); format is the
-        # rule's. A failed judge call keeps the rule's 0 (judge_failed, fallback "rule").
-        # by_category (keys like routing.category) and by_verifier override policy; category wins
-        "rescue": {"policy": "off", "by_category": {}, "by_verifier": {}, "min_score": 1.0, "template": "rescue",
-                   "max_answer_chars": 300},
-        # stop calling an endpoint once `failures` consecutive requests failed (timeouts, 429, 5xx,
-        # connection errors) and nothing succeeded for down_s seconds: items then fall back at once
-        # for reset_s seconds, then one probe request decides. failures <= 0 disables
-        "circuit_breaker": {"failures": 10, "down_s": 10.0, "reset_s": 30.0},
-        # our Ray judge service (backend "ray"): a named actor, created on first use when
-        # ray.model is set and no actor of that name exists
-        "ray": {
-            "name": "wethink_judge",
-            "namespace": "wethink",
-            # Ray cluster to join when Ray is not initialised yet ("auto", "local" or an address)
-            "address": "auto",
-            "model": None,  # a local model directory or hub id; null: only connect, never create
-            "engine": "auto",  # "auto" (vllm on a GPU when importable, else transformers) | "vllm" | "transformers" | "demo-grader" (the CPU demo's fitted grader)
-            "max_batch_size": 16,  # dynamic batching: up to this many requests per generate call
-            "max_wait_ms": 10.0,  # how long the first request of a batch waits for company
-            "num_cpus": 1,
-            "num_gpus": 0,
-            "max_restarts": 3,  # Ray restarts a crashed service this many times (-1: forever)
-            "detached": False,  # outlive the creating process (`wethink-verl judge serve` sets it)
-            "dtype": "auto",  # "auto": bfloat16 on a GPU, float32 on CPU
-            "max_input_tokens": 4096,  # longer prompts fail (client_error) instead of truncating
-            "engine_kwargs": {},  # extra kwargs for vllm.LLM(...) or from_pretrained(...)
-        },
-    },
-}  # fmt: skip
+__all__ = ["DEFAULTS", "RULES", "ConfigError", "RewardConfig", "WETHINK_SYSTEM_PROMPT", "build_config", "deep_merge",
+           "describe_reward_range", "load_config", "reward_range", "validate_config"]  # fmt: skip
 
 
-class ConfigError(ValueError):
-    """The reward config has problems; ``problems`` lists each as "key: what is wrong"."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        n = len(self.problems)
-        super().__init__(f"reward config: {n} problem{'s' if n != 1 else ''}: " + "; ".join(self.problems))
-
-
-# ---- the schema: DEFAULTS' types + one rule per key that needs more -------------------------------
-@dataclass(frozen=True)
-class Rule:
-    """What a key accepts beyond its default's type. ``kind``: "number" (int or float), "int",
-    "bool", "str", "list", "mapping" or "any"; None: the default's type (``any`` for a null default)."""
-
-    kind: str | None = None
-    nullable: bool = False
-    min: float | None = None  # inclusive
-    gt: float | None = None  # exclusive lower bound
-    max: float | None = None  # inclusive
-    choices: tuple = ()
-    table: bool = False  # a mapping with free keys (routing tables, request kwargs)
-    check: Callable[[Any, Mapping], str | None] | None = None  # extra check -> a problem or None
-
-
+# ---- checks that need the verifier registry --------------------------------------------------------
 def _verifier_problem(name: Any, cfg: Mapping, extra: tuple[str, ...] = ()) -> str | None:
     """None when ``name`` is a verifier (registered, an alias, importable "pkg.mod:fn") or in ``extra``."""
     if not isinstance(name, str) or not name.strip():
@@ -274,238 +103,134 @@ def _verifier_options(table: Any, cfg: Mapping) -> str | None:
     return "; ".join(problems) or None
 
 
-def _tiers(value: Any, cfg: Mapping) -> str | None:
-    if len(value) < 2 or not all(_is_number(t) and 0.0 <= t <= 1.0 for t in value):
-        return f"must be at least two numbers in [0, 1], got {value!r}"
-    return None
+# ---- the parts ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FormatConfig(Settings):
+    """Options of the built-in format check (``format_rule`` "wethink"), passed to a custom rule too."""
+
+    SECTION = "format"
+    think_prefilled: Any = setting("auto", "whether the chat template already opened <think> (the response then starts "
+                                   'inside it): "auto" (accept both), true or false', kind="any", choices=("auto", True, False))  # fmt: skip
+    min_think_chars: int = setting(0, "the reasoning's minimum length (characters) for the format to pass", min=0)
 
 
-_JUDGE_FALLBACK_EXTRA = ("zero", "fixed")
-RESCUE_POLICIES = ("off", "abstain")
+@dataclass(frozen=True)
+class RoutingConfig(Settings):
+    """Per-sample routing (``reward.router``): the row's ``reward`` then ``category`` field, looked
+    up in these tables (keys matched case-insensitively, -, _ and spaces alike)."""
+
+    SECTION = "routing"
+    reward: FrozenDict = setting(REWARD_ROUTES, 'the row\'s `reward` field -> a verifier, "judge", "auto" or "category" '
+                                 '("let the category decide")', check=_route_values("category", "judge", "auto"))  # fmt: skip
+    category: FrozenDict = setting(CATEGORY_ROUTES, 'the row\'s `category` field -> a verifier, "judge" or "auto"',
+                                   check=_route_values("judge", "auto"))  # fmt: skip
+    on_unmapped: str = setting("auto", 'a value found in neither table: "auto" (decide by the ground truth\'s shape, '
+                               'counted and logged as unmapped), "error" (score 0 with an error), or a verifier name',
+                               check=_one_route("auto", "error"))  # fmt: skip
+    default: str = setting("auto", 'neither field present: "auto", "judge" or a verifier name', check=_one_route("auto", "judge"))
 
 
-def _rescue_table(table: Any, cfg: Mapping) -> str | None:
-    bad = [f"{k!r} -> {v!r}" for k, v in table.items() if v not in RESCUE_POLICIES]
-    return f"values must be one of {', '.join(map(repr, RESCUE_POLICIES))}: {'; '.join(bad)}" if bad else None
+@dataclass(frozen=True)
+class BoundedConfig(Settings):
+    """The hard bound around expensive verifier work (math-verify and user verifiers), per process
+    and per distinct setting."""
 
-RULES: dict[str, Rule] = {
-    "accuracy_weight": Rule(min=0),
-    "format_weight": Rule(min=0),
-    "format_rule": Rule(check=_format_rule),
-    "format.think_prefilled": Rule(kind="any", choices=("auto", True, False)),
-    "format.min_think_chars": Rule(min=0),
-    "routing.reward": Rule(table=True, check=_route_values("category", "judge", "auto")),
-    "routing.category": Rule(table=True, check=_route_values("judge", "auto")),
-    "routing.on_unmapped": Rule(check=_one_route("auto", "error")),
-    "routing.default": Rule(check=_one_route("auto", "judge")),
-    "verifiers": Rule(table=True, check=_verifier_options),
-    "aliases": Rule(table=True, check=_aliases),
-    "bounded.workers": Rule(min=1),
-    "bounded.timeout_s": Rule(gt=0),
-    "bounded.memory_limit_mb": Rule(kind="int", nullable=True, min=0),  # 0 / null: no limit
-    "judge.fallback": Rule(check=_one_route(*_JUDGE_FALLBACK_EXTRA)),
-    "judge.fallback_score": Rule(min=0, max=1),
-    "judge.backend": Rule(choices=("auto", "http", "router", "ray")),
-    "judge.url": Rule(kind="str", nullable=True),
-    "judge.model": Rule(kind="str", nullable=True),
-    "judge.api_key_env": Rule(kind="str", nullable=True),
-    "judge.tiers": Rule(check=_tiers),
-    "judge.temperature": Rule(min=0),
-    "judge.max_tokens": Rule(min=1),
-    "judge.request_kwargs": Rule(table=True),
-    "judge.timeout_s": Rule(gt=0),
-    "judge.total_timeout_s": Rule(kind="number", nullable=True, gt=0),
-    "judge.max_retries": Rule(min=0),
-    "judge.backoff_s": Rule(min=0),
-    "judge.backoff_max_s": Rule(min=0),
-    "judge.parse_retries": Rule(min=0),
-    "judge.concurrency": Rule(min=1),
-    "judge.cache_size": Rule(min=0),
-    "judge.max_question_chars": Rule(min=1),
-    "judge.max_reference_chars": Rule(min=1),
-    "judge.max_answer_chars": Rule(min=1),
-    "judge.max_reasoning_chars": Rule(min=1),
-    "judge.image_dir": Rule(kind="str", nullable=True),
-    "judge.rate_limit.requests_per_minute": Rule(kind="number", nullable=True, gt=0),
-    "judge.rate_limit.tokens_per_minute": Rule(kind="number", nullable=True, gt=0),
-    "judge.rate_limit.burst_s": Rule(min=0, max=60),
-    "judge.rate_limit.scope": Rule(choices=("auto", "process", "cluster")),
-    "judge.rate_limit.chars_per_token": Rule(gt=0),
-    "judge.rate_limit.image_tokens": Rule(min=0),
-    "judge.rescue.policy": Rule(choices=RESCUE_POLICIES),
-    "judge.rescue.by_category": Rule(table=True, check=_rescue_table),
-    "judge.rescue.by_verifier": Rule(table=True, check=_rescue_table),
-    "judge.rescue.min_score": Rule(gt=0, max=1),
-    "judge.rescue.max_answer_chars": Rule(min=1),
-    "judge.circuit_breaker.down_s": Rule(min=0),
-    "judge.circuit_breaker.reset_s": Rule(min=0),
-    "judge.ray.model": Rule(kind="str", nullable=True),
-    "judge.ray.engine": Rule(choices=("auto", "vllm", "transformers", "demo-grader")),
-    "judge.ray.max_batch_size": Rule(min=1),
-    "judge.ray.max_wait_ms": Rule(min=0),
-    "judge.ray.num_cpus": Rule(min=0),
-    "judge.ray.num_gpus": Rule(min=0),
-    "judge.ray.max_restarts": Rule(min=-1),
-    "judge.ray.max_input_tokens": Rule(min=1),
-    "judge.ray.engine_kwargs": Rule(table=True),
-}  # fmt: skip
+    SECTION = "bounded"
+    workers: int = setting(2, "worker processes", min=1)
+    timeout_s: float = setting(2.0, "a call runs at most this long (a verifier's own `timeout` option may lower it, "
+                               "never raise it)", gt=0)  # fmt: skip
+    memory_limit_mb: int | None = setting(3072, "a worker over it is a counted error (0 / null: no limit)", kind="int", nullable=True, min=0)
+    queue_timeout_s: float = setting(60.0, 'the longest wait for a free worker (else the row is "busy": timed_out=1, not a verdict)')
 
 
-_NO_RULE = Rule()
+@dataclass(frozen=True)
+class RewardConfig(Settings):
+    """WeThink's reward: overall = accuracy_weight * accuracy + format_weight * format."""
+
+    accuracy_weight: float = setting(0.7, "the accuracy term's weight (WeThink: 0.7)", min=0)
+    format_weight: float = setting(0.3, "the format term's weight (WeThink: 0.3)", min=0)
+    format_rule: str = setting("wethink", '"wethink": <think>…</think><answer>…</answer>; "none": no format term; or "pkg.mod:fn"',
+                               check=_format_rule)  # fmt: skip
+    format: FormatConfig = section(FormatConfig, "the format check's options")
+    require_format_for_accuracy: bool = setting(False, "accuracy counts only when the format passes (off in WeThink: the terms add up)")
+    boxed_fallback: bool = setting(True, r"read \boxed{} after the reasoning when there is no <answer> block")
+    answer_only: bool = setting(False, "the response is already the answer (no <answer> block, no format term)")
+    routing: RoutingConfig = section(RoutingConfig, "which verifier (or the judge) checks a row")
+    verifiers: FrozenDict = setting({}, 'default options per verifier, e.g. {"number": {"rel_tol": 0.01}, "iou": '
+                                    '{"iou_threshold": null}}', check=_verifier_options)  # fmt: skip
+    aliases: FrozenDict = setting({}, 'swap an implementation: {"text": "mypkg.rewards:my_text"} or {"choice": "text"}', check=_aliases)
+    bounded: BoundedConfig = section(BoundedConfig, "the bounded worker pool of expensive verifiers")
+    judge: JudgeConfig = section(JudgeConfig, "the LLM judge for descriptive answers (wethink_verl.judge; README \"LLM judge\")")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping | None = None) -> "RewardConfig":
+        """The validated config for overrides ``mapping`` over the defaults (see :func:`build_config`)."""
+        if isinstance(mapping, cls):
+            return mapping
+        return build(cls, build_config(mapping))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+# Rules of the assembled config beyond its parts': a judge fallback other than "zero"/"fixed" must
+# name a verifier (the judge knows no verifiers; the reward config does)
+_EXTRA_RULES = {"judge.fallback": Rule(check=_one_route(*JUDGE_FALLBACK_EXTRA))}
 
 
-def _kind_of(default: Any) -> str:
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "number"
-    if isinstance(default, str):
-        return "str"
-    if isinstance(default, (list, tuple)):
-        return "list"
-    if isinstance(default, Mapping):
-        return "mapping"
-    return "any"
-
-
-_KIND_OK: dict[str, Callable[[Any], bool]] = {
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": _is_number,
-    "str": lambda v: isinstance(v, str),
-    "list": lambda v: isinstance(v, (list, tuple)),
-    "mapping": lambda v: isinstance(v, Mapping),
-    "any": lambda v: True,
-}
-_KIND_NAME = {"bool": "true or false", "int": "an integer", "number": "a number", "str": "a string",
-              "list": "a list", "mapping": "a mapping", "any": "anything"}  # fmt: skip
-
-
-def _suggest(key: str, path: str, siblings: list[str]) -> str:
-    close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {path + close[0]!r}?)"
-    elsewhere = [p for p in _leaf_paths(DEFAULTS) if p.rsplit(".", 1)[-1] == key]
-    return f" (did you mean {' or '.join(repr(p) for p in elsewhere)}?)" if elsewhere else ""
-
-
-def _leaf_paths(tree: Mapping, prefix: str = "") -> list[str]:
-    out = []
-    for k, v in tree.items():
-        path = prefix + k
-        out += _leaf_paths(v, path + ".") if isinstance(v, Mapping) and v and path not in RULES else [path]
+def _rules_of(cls: type, prefix: str = "") -> dict[str, Rule]:
+    out: dict[str, Rule] = {}
+    for f in fields(cls):
+        if isinstance(f.default, Settings):
+            out.update(_rules_of(type(f.default), f"{prefix}{f.name}."))
+        elif f.metadata.get("rule", NO_RULE) != NO_RULE:
+            out[prefix + f.name] = f.metadata["rule"]
     return out
 
 
-def _check_value(path: str, value: Any, default: Any, cfg: Mapping, problems: list[str]) -> None:
-    rule = RULES.get(path, _NO_RULE)
-    kind = rule.kind or _kind_of(default)
-    if value is None and (rule.nullable or (default is None and rule.kind is None)):
-        return
-    if rule.choices and value not in rule.choices:
-        problems.append(f"{path}: must be one of {', '.join(repr(c) for c in rule.choices)}, got {value!r}")
-        return
-    if not _KIND_OK[kind](value):
-        problems.append(f"{path}: must be {_KIND_NAME[kind]}{' or null' if rule.nullable else ''}, got {value!r} ({type(value).__name__})")
-        return
-    if _is_number(value):
-        if rule.min is not None and value < rule.min:
-            problems.append(f"{path}: must be >= {rule.min:g}, got {value!r}")
-            return
-        if rule.gt is not None and value <= rule.gt:
-            problems.append(f"{path}: must be > {rule.gt:g}, got {value!r}")
-            return
-        if rule.max is not None and value > rule.max:
-            problems.append(f"{path}: must be <= {rule.max:g}, got {value!r}")
-            return
-    if kind == "mapping" and not rule.table:
-        _check_section(path + ".", value, default or {}, cfg, problems)
-    if rule.check is not None:
-        why = rule.check(value, cfg)
-        if why:
-            problems.append(f"{path}: {why}")
-
-
-def _check_section(prefix: str, section: Mapping, defaults: Mapping, cfg: Mapping, problems: list[str]) -> None:
-    for key, value in section.items():
-        if key not in defaults:
-            problems.append(f"{prefix}{key}: unknown key{_suggest(key, prefix, list(defaults))}")
-            continue
-        _check_value(prefix + key, value, defaults[key], cfg, problems)
+DEFAULTS: dict[str, Any] = defaults_of(RewardConfig)
+RULES: dict[str, Rule] = {**_rules_of(RewardConfig), **_EXTRA_RULES}  # every key with a rule beyond its type
 
 
 def validate_config(cfg: Mapping) -> None:
     """Raise :class:`ConfigError` listing every problem of a merged config (see the module doc)."""
-    problems: list[str] = []
-    _check_section("", cfg, DEFAULTS, cfg, problems)
+    problems = problems_of(RewardConfig, cfg, rules=_EXTRA_RULES)
     weights = (cfg.get("accuracy_weight"), cfg.get("format_weight"))
-    if all(_is_number(w) for w in weights) and sum(weights) <= 0:
+    if all(is_number(w) for w in weights) and sum(weights) <= 0:
         problems.append("accuracy_weight, format_weight: must not both be 0")
     if problems:
         raise ConfigError(problems)
 
 
-def reward_range(cfg: Mapping) -> tuple[float, float]:
-    """The (lowest, highest) reward a sample can get under ``cfg``'s weights."""
-    from .compose import overall
-
-    fmt_term = not cfg.get("answer_only") and cfg.get("format_rule") != "none"
-    fmt = 1.0 if fmt_term else None
-    return overall(0.0, 0.0 if fmt_term else None, cfg), overall(1.0, fmt, cfg)
-
-
-def describe_reward_range(cfg: Mapping) -> str:
-    lo, hi = reward_range(cfg)
-    terms = f"{cfg['accuracy_weight']:g}·accuracy + {cfg['format_weight']:g}·format"
-    if cfg.get("answer_only") or cfg.get("format_rule") == "none":
-        terms = "accuracy (no format term)"
-    note = "" if (lo, hi) == (0.0, 1.0) else " (WeThink's 0.7/0.3 gives [0, 1])"
-    return f"reward = {terms}, in [{lo:g}, {hi:g}]{note}"
-
-
-def _set_dotted(target: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    for part in parts[:-1]:
-        target = target.setdefault(part, {})
-        if not isinstance(target, dict):
-            raise ValueError(f"config key {key!r} runs through a non-mapping value")
-    target[parts[-1]] = value
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf DictConfig/ListConfig (and other mappings) to plain dicts/lists."""
-    if hasattr(value, "items") and callable(value.items):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
-        return [_plain(v) for v in value]
-    return value
-
-
-def deep_merge(base: Mapping, override: Mapping) -> dict:
-    out = copy.deepcopy(_plain(base))  # a DictConfig inside base must merge, not be replaced
-    for key, value in _plain(override).items():
-        if "." in key:
-            nested: dict = {}
-            _set_dotted(nested, key, value)
-            out = deep_merge(out, nested)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def build_config(*overrides: Mapping | None) -> dict:
     """DEFAULTS merged with each override in turn (later wins), validated (:class:`ConfigError`)."""
-    cfg = copy.deepcopy(DEFAULTS)
+    cfg = defaults_of(RewardConfig)
     for override in overrides:
         if override:
             cfg = deep_merge(cfg, override)
     validate_config(cfg)
     return cfg
+
+
+def load_config(*overrides: Mapping | None) -> RewardConfig:
+    """The frozen :class:`RewardConfig` for ``overrides`` (validated as :func:`build_config` does)."""
+    if len(overrides) == 1 and isinstance(overrides[0], RewardConfig):
+        return overrides[0]
+    return build(RewardConfig, build_config(*overrides))
+
+
+def reward_range(cfg: RewardConfig | Mapping) -> tuple[float, float]:
+    """The (lowest, highest) reward a sample can get under ``cfg``'s weights."""
+    from .compose import overall
+
+    cfg = load_config(cfg)
+    fmt_term = not cfg.answer_only and cfg.format_rule != "none"
+    fmt = 1.0 if fmt_term else None
+    return overall(0.0, 0.0 if fmt_term else None, cfg), overall(1.0, fmt, cfg)
+
+
+def describe_reward_range(cfg: RewardConfig | Mapping) -> str:
+    cfg = load_config(cfg)
+    lo, hi = reward_range(cfg)
+    terms = f"{cfg.accuracy_weight:g}·accuracy + {cfg.format_weight:g}·format"
+    if cfg.answer_only or cfg.format_rule == "none":
+        terms = "accuracy (no format term)"
+    note = "" if (lo, hi) == (0.0, 1.0) else " (WeThink's 0.7/0.3 gives [0, 1])"
+    return f"reward = {terms}, in [{lo:g}, {hi:g}]{note}"

@@ -37,6 +37,7 @@ from typing import Any, Mapping
 
 import re2
 
+from ..judge.config import RescueConfig
 from ..judge.prompt import fold
 from .router import key
 
@@ -72,12 +73,13 @@ class RescuePolicy:
     'abstain'
     """
 
-    def __init__(self, rescue_cfg: Mapping[str, Any]):
-        self.default = rescue_cfg.get("policy", OFF)
-        self.by_category = {key(k): v for k, v in (rescue_cfg.get("by_category") or {}).items()}
-        self.by_verifier = dict(rescue_cfg.get("by_verifier") or {})
-        self.min_score = float(rescue_cfg.get("min_score", 1.0))
-        self.max_answer_chars = int(rescue_cfg.get("max_answer_chars", 300))
+    def __init__(self, rescue_cfg: RescueConfig | Mapping[str, Any]):
+        cfg = RescueConfig.from_mapping(rescue_cfg)
+        self.default = cfg.policy
+        self.by_category = {key(k): v for k, v in cfg.by_category.items()}
+        self.by_verifier = dict(cfg.by_verifier)
+        self.min_score = float(cfg.min_score)
+        self.max_answer_chars = int(cfg.max_answer_chars)
 
     @property
     def anything(self) -> bool:

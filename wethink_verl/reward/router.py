@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..rows import routing_key as key
+from ..settings import thaw
 from ..verifiers import normalize as norm
 from ..verifiers.choice import parse_letters
 from ..verifiers.iou import parse_boxes
 from ..verifiers.number import read_number
 from ..verifiers.yesno import read_polarity
+
+if TYPE_CHECKING:
+    from .config import RoutingConfig
 
 JUDGE = "judge"
 AUTO = "auto"
@@ -22,12 +26,13 @@ _MATHY = re.compile(r"\\[a-zA-Z]+|[\^_{}=]|√|π|\bsqrt\b|\bpi\b|\d\s*[a-z]\b|\
 _LETTER = re.compile(r"^[\(\[]?[A-J][\)\]]?[.]?$")
 
 
-def normalize_routing(routing: Mapping[str, Any]) -> dict:
-    """Routing tables with normalised keys, so ``multiple_choice`` (a Hydra-safe key) and
-    ``Multiple Choice`` both match "multiple choice"."""
-    out = dict(routing)
+def normalize_routing(routing: "RoutingConfig | Mapping[str, Any]") -> dict:
+    """Routing tables (``RewardConfig.routing`` or its plain form) as the lookup ``route`` reads,
+    keys normalised so ``multiple_choice`` (a Hydra-safe key) and ``Multiple Choice`` both match
+    "multiple choice"."""
+    out = thaw(routing)
     for table in ("reward", "category"):
-        out[table] = {key(k): v for k, v in (routing.get(table) or {}).items()}
+        out[table] = {key(k): v for k, v in (out.get(table) or {}).items()}
     return out
 
 

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Mapping, Protocol
 
+from ..settings import thaw
 from ..verifiers import bounded
 from ..verifiers.extract import answer_only, extract_answer
 from ..verifiers.format import check_format
 from ..verifiers.registry import VerifierSpec, get_verifier, validate_verifier_config
 from ..verifiers.types import Verdict
 from . import compose
-from .config import build_config
+from .config import RewardConfig, load_config
 from .rescue import ABSTAIN, RESCUED_STATUSES, RescuePolicy, reference_text, screen
 from .router import JUDGE, Route, normalize_routing, route
 
@@ -143,18 +144,18 @@ class RewardScorer:
     """WeThink's reward for a sample mapping (fields: SAMPLE_FIELDS; ``answer`` is an alias of
     ``ground_truth``). ``judge`` is anything with ``judge``/``judge_sync`` (see ``Judge``)."""
 
-    def __init__(self, config: Mapping | None = None, judge: Judge | None = None):
-        self.config = build_config(config)
-        validate_verifier_config(self.config)  # bad verifiers.<name> / format options: an error up front
+    def __init__(self, config: RewardConfig | Mapping | None = None, judge: Judge | None = None):
+        self.config: RewardConfig = load_config(config)  # a mapping is validated (ConfigError) here, once
+        validate_verifier_config(self.config.to_dict())  # bad verifiers.<name> / format options: an error up front
         self.judge = judge
         self.stats = ScoreStats()
-        b = self.config["bounded"]
-        self.pool_settings = bounded.PoolSettings(size=int(b["workers"]), timeout=float(b["timeout_s"]), memory_limit_mb=b.get("memory_limit_mb"),
-                                                  queue_timeout=float(b.get("queue_timeout_s", bounded.DEFAULT_QUEUE_TIMEOUT_S)))  # fmt: skip
-        self._format_spec = self._resolve_format_rule(self.config["format_rule"])
-        self._routing = normalize_routing(self.config["routing"])
-        self.rescue_policy = RescuePolicy(self.config["judge"]["rescue"])
-        if self.rescue_policy.anything and (judge is None or not self.config["judge"].get("enable", False)):
+        b = self.config.bounded
+        self.pool_settings = bounded.PoolSettings(size=int(b.workers), timeout=float(b.timeout_s), memory_limit_mb=b.memory_limit_mb,
+                                                  queue_timeout=float(b.queue_timeout_s))  # fmt: skip
+        self._format_spec = self._resolve_format_rule(self.config.format_rule)
+        self._routing = normalize_routing(self.config.routing)
+        self.rescue_policy = RescuePolicy(self.config.judge.rescue)
+        if self.rescue_policy.anything and (judge is None or not self.config.judge.enable):
             logger.warning("judge.rescue asks the judge where rules abstain, but the judge is off: nothing is rescued")
 
     @staticmethod
@@ -207,7 +208,7 @@ class RewardScorer:
 
     def verifier_options(self, name: str, sample: Mapping[str, Any]) -> dict:
         """A verifier's options for a sample: config, the row's verifier_kwargs, its problem and image size."""
-        opts = dict(self.config["verifiers"].get(name) or {})
+        opts = thaw(self.config.verifiers.get(name) or {})  # plain dicts and lists, as a verifier expects
         kwargs = sample.get("verifier_kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"verifier_kwargs must be an object, not {type(kwargs).__name__}")
@@ -238,13 +239,13 @@ class RewardScorer:
             return Verdict(0.0, None, f"verifier {spec.name} raised {type(e).__name__}: {e}"[:300], "error")
 
     async def _fallback(self, answer: str | None, gold: Any, sample: Mapping, sync: bool) -> tuple[Verdict, str]:
-        judge_cfg = self.config["judge"]
-        policy = judge_cfg.get("fallback", "text")
+        judge_cfg = self.config.judge
+        policy = judge_cfg.fallback
         if policy == "zero":
             return Verdict(0.0, answer, "judge fallback: zero"), "zero"
         if policy == "fixed":
-            return Verdict(float(judge_cfg.get("fallback_score", 0.0)), answer, "judge fallback: fixed score"), "fixed"
-        spec = get_verifier(self.config["aliases"].get(policy, policy))
+            return Verdict(float(judge_cfg.fallback_score), answer, "judge fallback: fixed score"), "fixed"
+        spec = get_verifier(self.config.aliases.get(policy, policy))
         if answer is None:
             return Verdict(0.0, None, "no answer found", "no_answer"), policy
         return await self._run_verifier(spec, answer, gold, self.verifier_options(policy, sample), sync), policy
@@ -260,15 +261,15 @@ class RewardScorer:
             return self.error_result(f"response must be a string, got {type(response).__name__}")
         gold = clean_gold(sample.get("ground_truth"))
 
-        is_answer_only = bool(sample.get("answer_only", cfg["answer_only"]))
-        extraction = answer_only(response) if is_answer_only else extract_answer(response, boxed_fallback=cfg["boxed_fallback"])
+        is_answer_only = bool(sample.get("answer_only", cfg.answer_only))
+        extraction = answer_only(response) if is_answer_only else extract_answer(response, boxed_fallback=cfg.boxed_fallback)
 
         fmt: float | None = None
-        if not is_answer_only and cfg["format_rule"] != "none":
+        if not is_answer_only and cfg.format_rule != "none":
             if self._format_spec is None:
-                fmt = check_format(response, **cfg["format"]).score
+                fmt = check_format(response, **cfg.format.to_dict()).score
             else:
-                fmt = (await self._run_verifier(self._format_spec, response, None, dict(cfg["format"]), sync)).score
+                fmt = (await self._run_verifier(self._format_spec, response, None, cfg.format.to_dict(), sync)).score
 
         rt: Route = self.route(sample)
         details: dict[str, Any] = {"route": rt.via, "extraction": extraction.source, "category": sample.get("category")}
@@ -294,7 +295,7 @@ class RewardScorer:
     async def _rule(self, name: str, response: str, extraction, gold, sample: Mapping, sync: bool, details: dict) -> "Decision":
         """A rule-checked sample: the verifier's verdict, or the judge's where it abstains (rescue)."""
         try:
-            spec = get_verifier(self.config["aliases"].get(name, name))
+            spec = get_verifier(self.config.aliases.get(name, name))
         except KeyError as e:
             return Decision(Verdict(0.0, extraction.answer, str(e).strip("'\""), "error"), name)
         text = response if spec.reads == "response" else extraction.answer
@@ -312,7 +313,7 @@ class RewardScorer:
     def _rescue_wanted(self, sample: Mapping, name: str, gold, verdict: Verdict) -> bool:
         """Whether a rule verdict goes to the judge (``judge.rescue``; README "Judge rescue"):
         only an abstention (``RESCUED_STATUSES``), never a verdict, and only with the judge on."""
-        if verdict.status not in RESCUED_STATUSES or self.judge is None or not self.config["judge"].get("enable", False):
+        if verdict.status not in RESCUED_STATUSES or self.judge is None or not self.config.judge.enable:
             return False
         if verdict.status == "invalid_gold" and not str(gold or "").strip():
             return False  # nothing to compare with
@@ -350,7 +351,7 @@ class RewardScorer:
         """A judge-routed sample; why a fallback decided goes to ``details["fallback_reason"]``."""
         if extraction.answer is None:
             return Decision(Verdict(0.0, None, f"no answer found ({extraction.source})", "no_answer"), JUDGE)
-        if self.judge is None or not self.config["judge"].get("enable", False):
+        if self.judge is None or not self.config.judge.enable:
             verdict, fb = await self._fallback(extraction.answer, gold, sample, sync)
             details["fallback_reason"] = f"judge off: {fb}"
             return Decision(Verdict(verdict.score, verdict.extracted, verdict.reason, verdict.status), f"judge>{fb}", fallback=True)
