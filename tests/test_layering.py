@@ -96,6 +96,23 @@ def test_the_product_imports_no_harness():
     assert users == []
 
 
+HARNESSES = ("ScriptedJudgeServer", "RecordingProxy", "VLLMServer", "judge_python", "free_port", "compose_verl_config")
+
+
+def test_the_harnesses_live_in_testing():
+    """The scripted judge servers, the vLLM CPU server launcher and the verl batch builders are
+    defined under ``testing/`` only (none left in ``judge/`` or another product package)."""
+    import ast
+
+    package = TESTS.parent / "wethink_verl"
+    homes = {}
+    for path in package.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in HARNESSES:
+                homes.setdefault(node.name, set()).add(path.relative_to(package).parent.as_posix())
+    assert homes == {name: {"testing"} for name in HARNESSES}
+
+
 @pytest.mark.parametrize(
     "old, new, names",
     [
