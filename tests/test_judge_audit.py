@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from wethink_verl.judge import audit
+from wethink_verl.cli import judge_audit as audit
 from wethink_verl.judge.prompt import neutralize
 from wethink_verl.reward import RewardScorer
 from wethink_verl.testing.judge_servers import ScriptedJudgeServer
