@@ -357,7 +357,7 @@ OLD_SCORE_TAG = re.compile(r"<\s*score\s*>(.*?)<\s*/\s*score\s*>", re.IGNORECASE
 def judge_faults() -> list[list]:
     from wethink_verl.judge import build_judge
     from wethink_verl.judge.prompt import parse_verdict
-    from wethink_verl.judge.testing import ScriptedJudgeServer
+    from wethink_verl.testing.judge_servers import ScriptedJudgeServer
     from wethink_verl.reward import RewardScorer
 
     rows = []

@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 from wethink_verl.judge import build_judge
-from wethink_verl.judge.testing import free_port
+from wethink_verl.testing.ports import free_port
 from wethink_verl.text_table import format_table
 
 
@@ -38,7 +38,7 @@ def _items(n: int, tag: str) -> list[dict]:
 
 
 def _start_loopback(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "wethink_verl.judge.testing", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "wethink_verl.testing.judge_servers", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

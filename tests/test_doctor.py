@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from wethink_verl.integrations.doctor import judge_endpoint
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
+from wethink_verl.testing.ports import free_port
 
 
 @pytest.fixture(scope="module")

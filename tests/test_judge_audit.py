@@ -13,10 +13,11 @@ import sys
 
 import pytest
 
-from wethink_verl.judge import audit
+from wethink_verl.cli import judge_audit as audit
 from wethink_verl.judge.prompt import neutralize
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
 from wethink_verl.reward import RewardScorer
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
+from wethink_verl.testing.ports import free_port
 
 SAMPLES = 24
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from wethink_verl.cli import main
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
+from wethink_verl.testing.ports import free_port
 
 ROWS = [
     {"response": "<think>look</think><answer>A grey cat sleeping on a red sofa.</answer>", "answer": "A grey cat on a sofa.",

@@ -16,8 +16,9 @@ import pytest
 from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge import build_judge
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
 from wethink_verl.reward import RewardScorer
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
+from wethink_verl.testing.ports import free_port
 
 FAST = {"timeout_s": 1.0, "backoff_s": 0.01, "backoff_max_s": 0.05, "max_retries": 2, "parse_retries": 1}
 

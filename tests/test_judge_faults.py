@@ -14,8 +14,8 @@ import pytest
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.prompt import fold, neutralize, parse_verdict
-from wethink_verl.judge.testing import ScriptedJudgeServer
 from wethink_verl.reward import RewardScorer
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
 FAST = {"timeout_s": 5.0, "backoff_s": 0.01, "backoff_max_s": 0.05, "max_retries": 0, "parse_retries": 0}
 

@@ -16,8 +16,8 @@ import pytest
 from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge.limits import Bucket, RateLimiter, TokenEstimator, build_quota
-from wethink_verl.judge.testing import ScriptedJudgeServer
 from wethink_verl.reward import RewardScorer
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
 FAST = {"timeout_s": 5.0, "backoff_s": 0.01, "backoff_max_s": 0.05, "max_retries": 0, "parse_retries": 0, "cache_size": 0}
 

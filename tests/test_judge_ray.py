@@ -17,8 +17,8 @@ import pytest
 
 from wethink_verl.judge import build_judge
 from wethink_verl.judge.service import find_service, get_or_create_service
-from wethink_verl.judge.testing import judge_python
 from wethink_verl.reward import EXTRA_INFO_KEYS, RewardScorer
+from wethink_verl.testing.vllm_server import judge_python
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # each test, fixtures included
 

@@ -17,7 +17,8 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("verl")
 
 from wethink_verl.judge import build_judge  # noqa: E402
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port  # noqa: E402
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer  # noqa: E402
+from wethink_verl.testing.ports import free_port  # noqa: E402
 
 
 def _wait_listening(port: int, timeout_s: float = 60.0) -> None:

@@ -244,7 +244,7 @@ def test_vllm_server_include_image_body_and_text_only_fallback(vllm_server, tmp_
     from PIL import Image
 
     from wethink_verl.judge.retry import IMAGE_REJECTIONS_OFF
-    from wethink_verl.judge.testing import RecordingProxy
+    from wethink_verl.testing.judge_servers import RecordingProxy
 
     pngs = []
     for i in range(IMAGE_REJECTIONS_OFF + 1):

@@ -96,6 +96,54 @@ def test_the_product_imports_no_harness():
     assert users == []
 
 
+def package_imports(package: str) -> dict[str, set[str]]:
+    """``wethink_verl`` modules each file of a package imports (statically, lazy imports in
+    functions included), relative imports resolved."""
+    import ast
+
+    root = TESTS.parent / "wethink_verl"
+    out = {}
+    for path in (root / package).rglob("*.py"):
+        rel = path.relative_to(root)
+        here = ["wethink_verl", *rel.parent.parts]  # the package a relative import starts from
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here[: len(here) - node.level + 1]) if node.level else ""
+                module = ".".join(p for p in (base, node.module) if p)
+                names.update([module] if node.module else [f"{module}.{a.name}" for a in node.names])
+        out[rel.as_posix()] = {n for n in names if n.startswith("wethink_verl.")}
+    return out
+
+
+def test_the_judge_imports_no_reward_cli_data_or_verifier_module():
+    """The judge grades one answer against a reference: the reward stack, the data readers, the
+    verifiers and the commands (its own and ``judge audit``) import it, never the other way."""
+    upward = ("wethink_verl.reward", "wethink_verl.cli", "wethink_verl.data", "wethink_verl.verifiers", "wethink_verl.audit")
+    edges = {(rel, n) for rel, names in package_imports("judge").items() for n in names
+             if any(n == u or n.startswith(u + ".") for u in upward)}  # fmt: skip
+    assert not edges, sorted(edges)
+
+
+HARNESSES = ("ScriptedJudgeServer", "RecordingProxy", "VLLMServer", "judge_python", "free_port", "compose_verl_config")
+
+
+def test_the_harnesses_live_in_testing():
+    """The scripted judge servers, the vLLM CPU server launcher and the verl batch builders are
+    defined under ``testing/`` only (none left in ``judge/`` or another product package)."""
+    import ast
+
+    package = TESTS.parent / "wethink_verl"
+    homes = {}
+    for path in package.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in HARNESSES:
+                homes.setdefault(node.name, set()).add(path.relative_to(package).parent.as_posix())
+    assert homes == {name: {"testing"} for name in HARNESSES}
+
+
 @pytest.mark.parametrize(
     "old, new, names",
     [

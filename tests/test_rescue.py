@@ -12,9 +12,10 @@ import pytest
 from judge_clients import Judges  # the tests dir is on sys.path (conftest.py)
 
 from wethink_verl.judge import build_judge
-from wethink_verl.judge.testing import ScriptedJudgeServer, free_port
 from wethink_verl.reward import RewardScorer
 from wethink_verl.reward.config import ConfigError, build_config
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer
+from wethink_verl.testing.ports import free_port
 
 PROBLEM = "Which animal is shown?\nA. cat\nB. dog\nC. cow\nD. horse"
 ORACLE = {

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("verl")
 
-from wethink_verl.testing.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, score_with_reward_loop  # noqa: E402
-from wethink_verl.judge.testing import ScriptedJudgeServer  # noqa: E402
 from wethink_verl.reward import EXTRA_INFO_KEYS  # noqa: E402
+from wethink_verl.testing.judge_servers import ScriptedJudgeServer  # noqa: E402
+from wethink_verl.testing.verl_batch import compose_verl_config, last_token_scores, make_reward_batch, score_with_reward_loop  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -109,7 +109,7 @@ def tokenizer(policy_dir):
 
 @pytest.fixture(scope="module")
 def scripted_judge_server():
-    from wethink_verl.judge.testing import ScriptedJudgeServer
+    from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
     server = ScriptedJudgeServer(default="score=1").start()
     yield server
@@ -218,7 +218,7 @@ class SharedJudge:
 @pytest.fixture(scope="class")
 def shared_judge(request, ray_local, data, policy_dir, replica_cls, tiny_lm_dir):
     """The class's ``OVERRIDES`` on the in-cluster recipe; replicas recorded, verl's router."""
-    from wethink_verl.judge.testing import ScriptedJudgeServer
+    from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
     judge = ScriptedJudgeServer(default="score=1").start()
     judge.keep_bodies = True

@@ -218,7 +218,7 @@ class RecordingProxy:
     the trainer got; a body never seen is forwarded and counted in ``forwarded_in_replay``)."""
 
     def __init__(self, upstream: str):
-        from wethink_verl.judge.testing import ScriptedJudgeServer
+        from wethink_verl.testing.judge_servers import ScriptedJudgeServer
 
         self.upstream = upstream
         self.exchanges: list[dict] = []  # {"body", "status", "reply"}

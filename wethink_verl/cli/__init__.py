@@ -1,7 +1,7 @@
 """``wethink-verl``: score, prepare, judge, doctor, demo, report, easyr1-reward-path.
 
-One module per sub-command, each with ``add_parser(subparsers)`` and ``run(args)``; the judge's
-lives with the judge (``judge/cli.py``). They are imported statically here and import heavy
+One module per sub-command, each with ``add_parser(subparsers)`` and ``run(args)`` (``judge``'s
+``audit`` in its own module, ``judge_audit``). They are imported statically here and import heavy
 dependencies (verl, Ray, torch, the scorer) only inside ``run``, so ``wethink-verl score`` starts in
 well under a second and a missing optional dependency only stops the command that needs it.
 """
@@ -13,8 +13,7 @@ import logging
 import os
 import sys
 
-from ..judge import cli as judge
-from . import demo, doctor, easyr1, prepare, report, score
+from . import demo, doctor, easyr1, judge, prepare, report, score
 
 EXIT_BROKEN_PIPE = 141
 EXIT_MISSING_DEPENDENCY = 2

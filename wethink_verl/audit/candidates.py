@@ -1,4 +1,4 @@
-"""The audit's inputs (``wethink-verl judge audit``, judge/audit.py): rows of the user's data
+"""The audit's inputs (``wethink-verl judge audit``, cli/judge_audit.py): rows of the user's data
 whose truth a rule verifier knows, and the candidates built from them, each with its truth.
 
 - ``load_samples``: scorer samples from verl parquet, WeThink JSON lines / a JSON array, EasyR1 JSONL.

@@ -1,4 +1,4 @@
-"""``wethink-verl judge serve|check|stop|audit`` (``audit``: wethink_verl/judge/audit.py).
+"""``wethink-verl judge serve|check|stop|audit`` (``audit``: cli/judge_audit.py).
 
 - ``serve --model DIR``: start our Ray judge service (a named actor with dynamic batching) and
   print its name, namespace and the Ray address clients join. With ``--address local`` (default)
@@ -31,15 +31,12 @@ import threading
 import time
 from pathlib import Path
 
+from ..judge.check import CHECK_ITEM, judge_once
+from .judge_audit import add_parser as add_audit_parser
+
 SERVICE_CLASS = "wethink_verl.judge.service.JudgeService"  # the actor class wethink-verl starts
 EXIT_NOTHING, EXIT_USAGE = 1, 2
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
-
-CHECK_ITEM = {
-    "question": "What animal is sitting on the sofa in the picture, and what colour is it?",
-    "reference": "A grey tabby cat.",
-    "answer": "It is a grey cat with tabby stripes.",
-}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,9 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _ray_args(k, default_address="auto")
     k.set_defaults(func=run_stop)
 
-    from .audit import add_parser as add_audit_parser  # `judge audit`: its own module
-
-    add_audit_parser(jsub)
+    add_audit_parser(jsub)  # `judge audit`: its own module
 
 
 def _ray_args(p: argparse.ArgumentParser, default_address: str = "local") -> None:
@@ -184,8 +179,8 @@ def model_problem(model: str) -> str | None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .client import judge_config
-    from .service import find_service, get_or_create_service
+    from ..judge.client import judge_config
+    from ..judge.service import find_service, get_or_create_service
 
     problem = model_problem(args.model)  # before Ray starts: a typo costs no cluster
     if problem:
@@ -250,7 +245,7 @@ def _actor_class(handle) -> str | None:
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    from .service import find_service
+    from ..judge.service import find_service
 
     where = f"{args.namespace}/{args.name}"
     if args.address == "local":
@@ -283,37 +278,8 @@ def run_stop(args: argparse.Namespace) -> int:
         ray.shutdown()
 
 
-def check_endpoint(url: str, model: str | None = None, api_key_env: str | None = None, timeout: float = 30.0) -> tuple[str, str]:
-    """One test item to an OpenAI-compatible judge: ("OK" | "WARN" | "FAIL", what happened).
-    WARN: the endpoint replied, but without a valid verdict (the model cannot follow the template)."""
-    from . import build_judge
-
-    cfg = {"enable": True, "backend": "http", "url": url, "model": model, "api_key_env": api_key_env, "timeout_s": timeout,
-           "max_retries": 0, "parse_retries": 0, "cache_size": 0, "circuit_breaker": {"failures": 0}}  # fmt: skip
-    try:
-        judge = build_judge(cfg)
-    except (ValueError, FileNotFoundError) as e:
-        return "FAIL", f"bad judge config: {e}"
-    out, latency_ms = _judge_once(judge, dict(CHECK_ITEM))
-    where = judge.transport.describe()
-    if not out.failed:
-        return "OK", f"{where}: verdict {out.score:g} in {latency_ms:.0f} ms"
-    if out.kind == "unparseable":
-        return "WARN", f"{where} replied in {latency_ms:.0f} ms without a valid verdict: {out.reason}"[:300]
-    return "FAIL", f"{where}: {out.kind}: {out.reason}"[:300]
-
-
-def _judge_once(judge, item: dict):
-    try:
-        t0 = time.perf_counter()
-        out = judge.judge_sync(item)
-        return out, (time.perf_counter() - t0) * 1000.0
-    finally:
-        judge.close()
-
-
 def run_check(args: argparse.Namespace) -> int:
-    from . import build_judge
+    from ..judge import build_judge
 
     cfg = {
         "enable": True, "template": args.template, "max_tokens": args.max_tokens, "timeout_s": args.timeout,
@@ -337,7 +303,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"bad judge config: {e}", file=sys.stderr)
         return 2
     item = {"question": args.question, "reference": args.reference, "answer": args.answer}
-    out, latency_ms = _judge_once(judge, item)
+    out, latency_ms = judge_once(judge, item)
     status = 0 if not out.failed else (3 if out.kind == "unparseable" else 2)
     if args.json:
         print(json.dumps({"endpoint": judge.transport.describe(), "latency_ms": round(latency_ms, 1), "exit_status": status, **out.as_dict()}))
