@@ -279,8 +279,7 @@ def build(cls: type, mapping: Mapping) -> Any:
 
 class Settings:
     """Base of the frozen config dataclasses: ``from_mapping`` (merge over the defaults, validate,
-    build), ``to_dict`` (the plain form) and ``cfg[key]`` (a plain copy of one field, for code
-    written against the plain dict config; new code reads attributes)."""
+    build) and ``to_dict`` (the plain form); fields are read as attributes."""
 
     SECTION: ClassVar[str] = ""  # the key path this class sits at in the whole config ("judge")
 
@@ -302,8 +301,3 @@ class Settings:
 
     def to_dict(self) -> dict:
         return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in {f.name for f in fields(self)}:
-            raise KeyError(key)
-        return thaw(getattr(self, key))

@@ -192,7 +192,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"--engine-kwargs is not JSON: {e}", file=sys.stderr)
         return EXIT_USAGE
     detached = args.address != "local"
-    ray_cfg = judge_config({})["ray"]
+    ray_cfg = judge_config({}).ray.to_dict()
     ray_cfg.update(
         name=args.name, namespace=args.namespace, model=args.model, engine=args.engine, max_batch_size=args.max_batch_size,
         max_wait_ms=args.max_wait_ms, num_cpus=args.num_cpus, num_gpus=args.num_gpus, dtype=args.dtype,
