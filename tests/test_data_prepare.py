@@ -29,7 +29,7 @@ from wethink_verl.data.schema import (
 )
 from wethink_verl.data.synthetic import BAD_ROW_KINDS, bad_row_positions, write_synthetic_wethink
 from wethink_verl.reward.config import WETHINK_SYSTEM_PROMPT
-from wethink_verl.reward.packed import unpack_ground_truth
+from wethink_verl.rows import unpack_ground_truth
 
 PYTHON = sys.executable
 N = 60

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from verl_rows import example_rows, expected
 
-from wethink_verl.reward.packed import pack_ground_truth
+from wethink_verl.rows import pack_ground_truth
 
 
 def _load_like_easyr1(path: str):

@@ -19,7 +19,7 @@ from verl.workers.reward.function import AutoRewardManager
 
 from wethink_verl.demo.offline_models import build_qwen25vl_processor
 from wethink_verl.integrations import easyr1_reward_file as reward_file
-from wethink_verl.reward.packed import unpack_ground_truth
+from wethink_verl.rows import unpack_ground_truth
 
 
 def main(prepared_dir: str, variant_file: str) -> None:
