@@ -23,7 +23,8 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from ..reward import compose
 from ..reward.config import deep_merge
-from .common import get_scorer, sample_from_row
+from ..rows import sample_from_row
+from .scorers import get_scorer
 
 logger = logging.getLogger("wethink_verl.integrations.verl_manager")
 
